@@ -1,0 +1,238 @@
+// Package kafka is the project's one Kafka producer (and, later, consumer)
+// on confluent-kafka-go, configured for delivery guarantees rather than speed.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// ProducerConfig configures a Producer.
+type ProducerConfig struct {
+	// Brokers is the bootstrap list, host:port[,host:port...].
+	Brokers string `env:"KAFKA_BROKERS" envDefault:"127.0.0.1:9092"`
+	// ClientID names this producer in the broker's logs and metrics.
+	ClientID string `env:"KAFKA_CLIENT_ID"`
+	// DeliveryTimeout bounds how long one message may wait for the broker's
+	// acknowledgement, retries included (message.timeout.ms). Past it the
+	// message is reported failed and the caller decides what to do.
+	DeliveryTimeout time.Duration `env:"KAFKA_DELIVERY_TIMEOUT" envDefault:"30s"`
+	// Extra is passed to librdkafka as is, for settings this struct lacks.
+	Extra map[string]string `env:"-"`
+}
+
+func (c *ProducerConfig) setDefaults() {
+	if c.Brokers == "" {
+		c.Brokers = "127.0.0.1:9092"
+	}
+	if c.DeliveryTimeout == 0 {
+		c.DeliveryTimeout = 30 * time.Second
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c ProducerConfig) Validate() error {
+	if c.DeliveryTimeout < time.Second {
+		return errors.New("KAFKA_DELIVERY_TIMEOUT must be at least 1s")
+	}
+	return nil
+}
+
+// Message is one record to publish.
+type Message struct {
+	Topic   string
+	Key     []byte
+	Value   []byte
+	Headers []Header
+}
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Producer publishes messages and waits for the broker's acknowledgement of
+// each: idempotence on, acks from all in-sync replicas, so a retried send
+// never duplicates or reorders records within a partition.
+type Producer struct {
+	p      *ckafka.Producer
+	logger *slog.Logger
+	wg     sync.WaitGroup
+}
+
+// NewProducer connects a producer. Connecting is lazy in librdkafka: a broker
+// that is down now does not fail this call; sends wait for it instead.
+func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cm := ckafka.ConfigMap{
+		"bootstrap.servers":  cfg.Brokers,
+		"enable.idempotence": true,
+		"acks":               "all",
+		"message.timeout.ms": int(cfg.DeliveryTimeout / time.Millisecond),
+		"linger.ms":          5,
+		"compression.type":   "lz4",
+		// Delivery reports are read from each Publish call's own channel.
+		"go.delivery.reports":    true,
+		"go.logs.channel.enable": false,
+	}
+	if cfg.ClientID != "" {
+		cm["client.id"] = cfg.ClientID
+	}
+	for k, v := range cfg.Extra {
+		cm[k] = v
+	}
+	p, err := ckafka.NewProducer(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create kafka producer: %w", err)
+	}
+	pr := &Producer{p: p, logger: logger}
+	pr.wg.Add(1)
+	go pr.watch()
+	return pr, nil
+}
+
+// watch reads the producer's general event channel, which carries client
+// errors (broker down, fatal idempotence errors); it ends when Close closes
+// the channel.
+func (p *Producer) watch() {
+	defer p.wg.Done()
+	for ev := range p.p.Events() {
+		switch e := ev.(type) {
+		case ckafka.Error:
+			if e.IsFatal() {
+				p.logger.Error("kafka producer fatal error", "error", e)
+			} else {
+				p.logger.Warn("kafka producer error", "error", e)
+			}
+		case *ckafka.Message:
+			// Only messages produced without a delivery channel land here; we
+			// never do that, but a report must never block librdkafka.
+		}
+	}
+}
+
+// Publish sends msgs in order and waits until the broker has acknowledged or
+// refused each of them. It returns one error per message (nil means stored by
+// the broker); messages of one partition are acknowledged in the order given.
+// When ctx ends first, the messages still unconfirmed get ctx's error: they
+// may yet be delivered, so callers must treat them as "maybe sent".
+func (p *Producer) Publish(ctx context.Context, msgs []Message) []error {
+	errs := make([]error, len(msgs))
+	reports := make(chan ckafka.Event, len(msgs))
+	pending := 0
+	for i, m := range msgs {
+		km := &ckafka.Message{
+			TopicPartition: ckafka.TopicPartition{Topic: &msgs[i].Topic, Partition: ckafka.PartitionAny},
+			Key:            m.Key,
+			Value:          m.Value,
+			Opaque:         i,
+		}
+		for _, h := range m.Headers {
+			km.Headers = append(km.Headers, ckafka.Header{Key: h.Key, Value: h.Value})
+		}
+		if err := p.produce(ctx, km, reports); err != nil {
+			// Later messages must not overtake this one, so stop here.
+			for j := i; j < len(msgs); j++ {
+				errs[j] = err
+			}
+			break
+		}
+		pending++
+	}
+	for ; pending > 0; pending-- {
+		select {
+		case ev := <-reports:
+			m, ok := ev.(*ckafka.Message)
+			if !ok {
+				continue
+			}
+			idx := m.Opaque.(int)
+			if m.TopicPartition.Error != nil {
+				errs[idx] = fmt.Errorf("broker did not take message: %w", m.TopicPartition.Error)
+			}
+		case <-ctx.Done():
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = ctx.Err()
+				}
+			}
+			// Reports still to come land in the buffered channel and are dropped with it.
+			return errs
+		}
+	}
+	return errs
+}
+
+// produce enqueues one message, waiting while librdkafka's local queue is
+// full rather than dropping it.
+func (p *Producer) produce(ctx context.Context, m *ckafka.Message, reports chan ckafka.Event) error {
+	for {
+		err := p.p.Produce(m, reports)
+		if err == nil {
+			return nil
+		}
+		var kerr ckafka.Error
+		if !errors.As(err, &kerr) || kerr.Code() != ckafka.ErrQueueFull {
+			return fmt.Errorf("cannot enqueue message: %w", err)
+		}
+		// Serving delivery reports frees queue space; Flush does that.
+		p.p.Flush(100)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// EnsureTopic creates topic with the given partition count unless it exists.
+// Services call it at start so a fresh broker (or a laptop) needs no manual
+// setup; on clusters the topic usually comes from a Strimzi KafkaTopic.
+func (p *Producer) EnsureTopic(ctx context.Context, topic string, partitions int) error {
+	admin, err := ckafka.NewAdminClientFromProducer(p.p)
+	if err != nil {
+		return fmt.Errorf("cannot create kafka admin client: %w", err)
+	}
+	defer admin.Close()
+	res, err := admin.CreateTopics(ctx, []ckafka.TopicSpecification{{
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: -1,
+	}})
+	if err != nil {
+		return fmt.Errorf("cannot create topic %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if c := r.Error.Code(); c != ckafka.ErrNoError && c != ckafka.ErrTopicAlreadyExists {
+			return fmt.Errorf("cannot create topic %s: %w", r.Topic, r.Error)
+		}
+	}
+	return nil
+}
+
+// Ping asks the cluster for its metadata, for readiness checks.
+func (p *Producer) Ping(ctx context.Context) error {
+	timeout := 2 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if _, err := p.p.GetMetadata(nil, false, int(timeout/time.Millisecond)); err != nil {
+		return fmt.Errorf("kafka metadata: %w", err)
+	}
+	return nil
+}
+
+// Close waits up to timeout for messages still queued, then closes.
+func (p *Producer) Close(timeout time.Duration) {
+	if left := p.p.Flush(int(timeout / time.Millisecond)); left > 0 {
+		p.logger.Warn("kafka producer closed with messages unsent", "count", left)
+	}
+	p.p.Close()
+	p.wg.Wait()
+}

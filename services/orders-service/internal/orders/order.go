@@ -1,0 +1,95 @@
+// Package orders is the domain of orders-service: what an order is, which
+// changes it allows, and the errors those rules produce. It has no
+// dependencies: storage and HTTP adapters live in their own packages.
+package orders
+
+import (
+	"context"
+	"time"
+)
+
+// Order is one customer order. Version grows by one with every change and is
+// what events, ETags and optimistic concurrency checks refer to.
+type Order struct {
+	ID           int64
+	CustomerName string
+	Item         string
+	Quantity     int
+	Status       Status
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// NewOrder is what a client supplies to create an order.
+type NewOrder struct {
+	CustomerName string
+	Item         string
+	Quantity     int
+}
+
+// Limits on client input, shared by both APIs and the OpenAPI document.
+const (
+	MaxNameLength = 200
+	MinQuantity   = 1
+	MaxQuantity   = 10000
+)
+
+// Validate reports every problem with n at once, so a client can fix its
+// request in one round trip.
+func (n NewOrder) Validate() error {
+	var v ValidationError
+	v.checkText("customerName", n.CustomerName)
+	v.checkText("item", n.Item)
+	if n.Quantity < MinQuantity || n.Quantity > MaxQuantity {
+		v.Add("quantity", "must be an integer from 1 to 10000")
+	}
+	return v.OrNil()
+}
+
+func (v *ValidationError) checkText(field, value string) {
+	switch n := len([]rune(value)); {
+	case n == 0:
+		v.Add(field, "is required")
+	case n > MaxNameLength:
+		v.Add(field, "must be at most 200 characters")
+	}
+}
+
+// Filter selects orders; nil fields match everything. Results are ordered by
+// id, and After is the keyset cursor: only ids greater than it are returned.
+type Filter struct {
+	ID           *int64
+	CustomerName *string
+	Item         *string
+	Status       *Status
+	After        int64
+	// Limit caps the number of results; 0 means no limit.
+	Limit int
+}
+
+// CreateRequest is a creation with its optional idempotency key. RequestHash
+// fingerprints the request body, so a key reused with another body is caught.
+type CreateRequest struct {
+	Order          NewOrder
+	IdempotencyKey string
+	RequestHash    string
+}
+
+// Store keeps orders. Every method that changes an order also records the
+// matching event in the same transaction (the transactional outbox), so an
+// accepted change and its event are never separated.
+type Store interface {
+	// Create stores a new PENDING order at version 1. With an idempotency key
+	// already used for the same request it returns the first order and
+	// replayed=true, creating nothing.
+	Create(ctx context.Context, req CreateRequest) (o Order, replayed bool, err error)
+	// Get returns the order or ErrNotFound.
+	Get(ctx context.Context, id int64) (Order, error)
+	// List returns the orders matching f, ordered by id.
+	List(ctx context.Context, f Filter) ([]Order, error)
+	// Update loads the order under a row lock, lets change modify it and, when
+	// change reports a change, bumps the version, saves it and records the
+	// event, all in one transaction. change's error aborts the transaction.
+	Update(ctx context.Context, id int64, change func(o *Order) (changed bool, err error)) (Order, error)
+}

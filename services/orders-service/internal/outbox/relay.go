@@ -1,0 +1,214 @@
+// Package outbox relays the transactional outbox to Kafka: rows written with
+// each order change are published in order and removed only once the broker
+// has acknowledged them.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/kafka"
+)
+
+// Config configures a Relay.
+type Config struct {
+	// Topic receives every event.
+	Topic string `env:"KAFKA_TOPIC" envDefault:"order-events"`
+	// BatchSize is how many rows one round publishes.
+	BatchSize int `env:"OUTBOX_BATCH_SIZE" envDefault:"200"`
+	// PollInterval is the fallback when a notification is missed (for
+	// example while the relay's connection was being re-established), and
+	// how often a standby replica tries to become the active relay.
+	PollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"1s"`
+	// LockID is the PostgreSQL advisory lock that elects the one active relay.
+	LockID int64 `env:"OUTBOX_LOCK_ID" envDefault:"727274"`
+	// Channel is the LISTEN/NOTIFY channel the store notifies on commit.
+	Channel string `env:"-"`
+}
+
+func (c *Config) setDefaults() {
+	if c.Topic == "" {
+		c.Topic = "order-events"
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 200
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.LockID == 0 {
+		c.LockID = 727274
+	}
+	if c.Channel == "" {
+		c.Channel = "outbox"
+	}
+}
+
+// Publisher sends messages and reports, per message, whether the broker took it.
+type Publisher interface {
+	Publish(ctx context.Context, msgs []kafka.Message) []error
+}
+
+// Relay publishes outbox rows. Run it in every replica: a PostgreSQL
+// advisory lock lets exactly one of them publish at a time, and another takes
+// over when that one's connection ends.
+type Relay struct {
+	cfg    Config
+	pool   *pgxpool.Pool
+	pub    Publisher
+	logger *slog.Logger
+}
+
+// NewRelay returns a relay reading from pool and publishing with pub.
+func NewRelay(cfg Config, pool *pgxpool.Pool, pub Publisher, logger *slog.Logger) *Relay {
+	cfg.setDefaults()
+	return &Relay{cfg: cfg, pool: pool, pub: pub, logger: logger}
+}
+
+// Run relays until ctx ends. Errors (database or broker away) are logged
+// and retried with backoff; Run returns only when ctx is done.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := r.cfg.PollInterval
+	for ctx.Err() == nil {
+		err := r.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.logger.Warn("outbox relay session ended, retrying", "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+	return nil
+}
+
+// session owns one connection for as long as it works: the advisory lock and
+// LISTEN are tied to it, so when it breaks both are released together.
+func (r *Relay) session(ctx context.Context) error {
+	pc, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot acquire connection: %w", err)
+	}
+	// Hijacked: the pool must never hand out a connection holding our lock.
+	conn := pc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	if err := r.becomeLeader(ctx, conn); err != nil {
+		return err
+	}
+	r.logger.Info("outbox relay active", "topic", r.cfg.Topic)
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{r.cfg.Channel}.Sanitize()); err != nil {
+		return fmt.Errorf("cannot listen for outbox notifications: %w", err)
+	}
+	for {
+		n, err := r.publishBatch(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if n == r.cfg.BatchSize {
+			continue // more rows are waiting
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.PollInterval)
+		_, err = conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) {
+			return fmt.Errorf("cannot wait for outbox notification: %w", err)
+		}
+	}
+}
+
+// becomeLeader waits until this connection holds the relay's advisory lock.
+func (r *Relay) becomeLeader(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", r.cfg.LockID).Scan(&ok); err != nil {
+			return fmt.Errorf("cannot try relay lock: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.cfg.PollInterval):
+		}
+	}
+}
+
+type row struct {
+	id      int64
+	key     []byte
+	payload []byte
+	headers []byte
+}
+
+// publishBatch publishes the oldest unpublished rows and deletes those the
+// broker acknowledged. It reads every row still present rather than "rows
+// after the last id seen": a transaction that took a lower id but committed
+// later is therefore never skipped. Rows of one order are committed in id
+// order (the store's row lock), so reading by id keeps each order's events
+// in commit order.
+func (r *Relay) publishBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
+	rows, err := conn.Query(ctx, "SELECT id, message_key, payload, headers FROM outbox ORDER BY id LIMIT $1", r.cfg.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read outbox: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+		var x row
+		err := rw.Scan(&x.id, &x.key, &x.payload, &x.headers)
+		return x, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot read outbox: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	msgs := make([]kafka.Message, len(batch))
+	for i, x := range batch {
+		var hs []events.Header
+		if err := json.Unmarshal(x.headers, &hs); err != nil {
+			return 0, fmt.Errorf("outbox row %d has unreadable headers: %w", x.id, err)
+		}
+		msgs[i] = kafka.Message{Topic: r.cfg.Topic, Key: x.key, Value: x.payload, Headers: make([]kafka.Header, len(hs))}
+		for j, h := range hs {
+			msgs[i].Headers[j] = kafka.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	errs := r.pub.Publish(ctx, msgs)
+	// Delete only the acknowledged prefix: a failed row and everything after
+	// it are published again next round, so no order's events are reordered
+	// (at the cost of a duplicate, which consumers absorb by version).
+	done := make([]int64, 0, len(batch))
+	var firstErr error
+	for i, x := range batch {
+		if errs[i] != nil {
+			firstErr = errs[i]
+			break
+		}
+		done = append(done, x.id)
+	}
+	if len(done) > 0 {
+		if _, err := conn.Exec(ctx, "DELETE FROM outbox WHERE id = ANY($1)", done); err != nil {
+			return 0, fmt.Errorf("cannot delete published outbox rows: %w", err)
+		}
+	}
+	if firstErr != nil {
+		return len(done), fmt.Errorf("cannot publish outbox rows: %w", firstErr)
+	}
+	return len(batch), nil
+}
