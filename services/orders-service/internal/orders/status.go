@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -29,11 +30,8 @@ func Statuses() []Status {
 
 // ParseStatus accepts a status name in any letter case.
 func ParseStatus(s string) (Status, error) {
-	up := Status(strings.ToUpper(strings.TrimSpace(s)))
-	for _, st := range Statuses() {
-		if st == up {
-			return st, nil
-		}
+	if up := Status(strings.ToUpper(strings.TrimSpace(s))); slices.Contains(Statuses(), up) {
+		return up, nil
 	}
 	return "", &ValidationError{Fields: []FieldError{{
 		Field:   "status",
@@ -41,14 +39,7 @@ func ParseStatus(s string) (Status, error) {
 	}}}
 }
 
-func (s Status) position() int {
-	for i, st := range forward {
-		if st == s {
-			return i
-		}
-	}
-	return -1
-}
+func (s Status) position() int { return slices.Index(forward, s) }
 
 // Final reports whether no transition leaves s.
 func (s Status) Final() bool { return s == StatusDelivered || s == StatusCancelled }
@@ -70,14 +61,7 @@ func (s Status) Next() []Status {
 }
 
 // CanMoveTo reports whether s may move to next.
-func (s Status) CanMoveTo(next Status) bool {
-	for _, n := range s.Next() {
-		if n == next {
-			return true
-		}
-	}
-	return false
-}
+func (s Status) CanMoveTo(next Status) bool { return slices.Contains(s.Next(), next) }
 
 // ChangeStatus moves o to status to. Asking for the status it already has is
 // a no-op (changed=false): a retried request must not emit a second event.

@@ -1,0 +1,54 @@
+# The user's menu: `make help` lists what each target does.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Every Go module of the workspace; go.work lists the same.
+MODULES := pkg services/orders-service
+SERVICES := orders-service
+DEVENV := hack/devenv.sh
+# Loads the local infrastructure's connection settings into a recipe's shell.
+WITH_ENV := eval "$$($(DEVENV) env)" &&
+FUZZTIME ?= 10s
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: up
+up: ## Start local PostgreSQL, Redis and Kafka (installing what is missing)
+	@$(DEVENV) up >/dev/null && $(DEVENV) status
+
+.PHONY: down
+down: ## Stop the local infrastructure
+	@$(DEVENV) down
+
+.PHONY: run
+run: ## Start the infrastructure and run the services in the foreground (Ctrl-C stops what it started)
+	@hack/run.sh $(SERVICES)
+
+.PHONY: build
+build: ## Build the service binaries into bin/
+	@mkdir -p bin && for s in $(SERVICES); do echo "build $$s"; go build -trimpath -o bin/$$s ./services/$$s; done
+
+.PHONY: test
+test: up ## Run every test of every module against the real local infrastructure
+	@$(WITH_ENV) for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
+	@$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)
+	@cd services/orders-service && go test -run '^$$' -fuzz '^FuzzDecodeCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/api/
+
+.PHONY: lint
+lint: ## go vet and gofmt over every module
+	@for m in $(MODULES); do (cd $$m && go vet ./...); done
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: bench
+bench: up ## Run the benchmarks
+	@$(WITH_ENV) for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...); done
+
+.PHONY: tidy
+tidy: ## go mod tidy in every module
+	@for m in $(MODULES); do (cd $$m && go mod tidy); done

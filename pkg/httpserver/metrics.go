@@ -1,0 +1,78 @@
+package httpserver
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// NewRegistry returns a registry with the Go runtime and process collectors,
+// the same metrics the global default registry carries. Each server gets its
+// own so that tests can build many servers in one process without
+// duplicate-registration panics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
+
+// metricsHandler serves reg in the Prometheus text format.
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// unknownRoute is the uri label of requests that matched no route. Using
+// the raw path instead would let any client create label values without
+// bound and blow up the time series count.
+const unknownRoute = "UNKNOWN"
+
+// newRequestMetrics registers the request histogram on reg. It keeps Spring
+// Boot's name and label names so the dashboards and alerts written for the
+// Java services keep working. A second server on the same registry shares
+// the first one's histogram instead of panicking.
+func newRequestMetrics(reg prometheus.Registerer) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "http_server_requests_seconds",
+		Help:    "Duration of HTTP requests handled, by method, route template and status.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "uri", "status"})
+	if err := reg.Register(h); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.HistogramVec); ok {
+				return existing
+			}
+		}
+		panic(err) // a conflicting metric of the same name is a programming error
+	}
+	return h
+}
+
+// routeTemplate turns gin's route pattern into Spring's URI template
+// syntax: /orders/:id becomes /orders/{id} and /files/*path becomes
+// /files/{*path}. An empty pattern means no route matched.
+func routeTemplate(fullPath string) string {
+	if fullPath == "" {
+		return unknownRoute
+	}
+	if !strings.ContainsAny(fullPath, ":*") {
+		return fullPath
+	}
+	segs := strings.Split(fullPath, "/")
+	for i, seg := range segs {
+		switch {
+		case strings.HasPrefix(seg, ":"):
+			segs[i] = "{" + seg[1:] + "}"
+		case strings.HasPrefix(seg, "*"):
+			segs[i] = "{" + seg + "}"
+		}
+	}
+	return strings.Join(segs, "/")
+}

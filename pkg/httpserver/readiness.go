@@ -1,0 +1,77 @@
+package httpserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// readyz runs every readiness check concurrently, so the probe takes as
+// long as the slowest check rather than their sum, and answers 503 naming
+// each failing check.
+func (s *Server) readyz(c *gin.Context) {
+	s.mu.Lock()
+	checks := append([]readinessCheck(nil), s.checks...)
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(c.Request.Context(), readinessTimeout)
+	defer cancel()
+
+	type result struct {
+		name string
+		err  error
+	}
+	// Buffered for every check, so a check that ignores its context and
+	// returns after we stopped waiting does not block its goroutine forever.
+	results := make(chan result, len(checks))
+	for _, rc := range checks {
+		go func() {
+			results <- result{name: rc.name, err: safeCheck(ctx, rc.check)}
+		}()
+	}
+
+	status := make(map[string]string, len(checks))
+	for _, rc := range checks {
+		status[rc.name] = fmt.Sprintf("no answer within %s", readinessTimeout)
+	}
+	healthy := true
+	pending := len(checks)
+wait:
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			if r.err != nil {
+				status[r.name] = r.err.Error()
+				healthy = false
+			} else {
+				status[r.name] = "ok"
+			}
+		case <-ctx.Done():
+			// A check that ignores ctx must not hold the probe past its
+			// deadline; those still running keep "no answer".
+			healthy = false
+			break wait
+		}
+	}
+
+	if !healthy {
+		s.logger.WarnContext(c.Request.Context(), "not ready", "checks", status)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": status})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": status})
+}
+
+// safeCheck runs check, turning a panic into an error: it runs on its own
+// goroutine, where the recovery middleware cannot catch it.
+func safeCheck(ctx context.Context, check func(context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("check panicked: %v", r)
+		}
+	}()
+	return check(ctx)
+}
