@@ -1,0 +1,249 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/order-tracking/platform/pkg/testinfra"
+	"github.com/order-tracking/platform/services/orders-service/internal/orders"
+	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+// openTestPool migrates a fresh database and returns a pool on it, closed
+// before the database is dropped (cleanups run last-registered first).
+func openTestPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	url := testinfra.NewDatabase(t)
+	if err := postgres.Migrate(t.Context(), url); err != nil {
+		t.Fatalf("cannot migrate test database: %v", err)
+	}
+	pool, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("cannot open test database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// newTestService is an orders.Service over the real PostgreSQL store, on a
+// database of the test's own.
+func newTestService(t *testing.T) *orders.Service {
+	t.Helper()
+	return orders.NewService(postgresStore(openTestPool(t)))
+}
+
+func postgresStore(pool *pgxpool.Pool) *postgres.OrderStore {
+	return postgres.NewOrderStore(pool, postgres.StoreOptions{})
+}
+
+// newEngine is a bare gin engine with the API registered, as pkg/httpserver
+// will build it minus its own middleware.
+func newEngine(svc *orders.Service) *gin.Engine {
+	e := gin.New()
+	Register(e, svc)
+	return e
+}
+
+// seedOrder creates an order and moves it to status, returning it.
+func seedOrder(t *testing.T, svc *orders.Service, status orders.Status) orders.Order {
+	t.Helper()
+	o, _, err := svc.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "book", Quantity: 2}})
+	if err != nil {
+		t.Fatalf("cannot seed order: %v", err)
+	}
+	if status != "" && status != o.Status {
+		if o, _, err = svc.UpdateStatus(t.Context(), o.ID, status, nil); err != nil {
+			t.Fatalf("cannot move seeded order to %s: %v", status, err)
+		}
+	}
+	return o
+}
+
+// do sends one request through e and checks the response against the
+// OpenAPI document, so every handler test also tests the document.
+func do(t *testing.T, e http.Handler, method, target, body string, header map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	validateResponse(t, method, target, rec)
+	return rec
+}
+
+var openAPI = sync.OnceValues(func() (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(openAPIDocument)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load openapi.json: %w", err)
+	}
+	return doc, nil
+})
+
+var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openAPI()
+	if err != nil {
+		return nil, err
+	}
+	return gorillamux.NewRouter(doc)
+})
+
+func validateResponse(t *testing.T, method, target string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if err := checkResponse(t, method, target, rec); err != nil {
+		t.Errorf("%s %s: response %d %s does not match openapi.json: %v", method, target, rec.Code, rec.Body, err)
+	}
+}
+
+// checkResponse validates rec as the answer to method and target.
+func checkResponse(t *testing.T, method, target string, rec *httptest.ResponseRecorder) error {
+	t.Helper()
+	router, err := openAPIRouter()
+	if err != nil {
+		t.Fatalf("cannot build OpenAPI router: %v", err)
+	}
+	req := httptest.NewRequestWithContext(t.Context(), method, target, nil)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return fmt.Errorf("no operation in openapi.json: %w", err)
+	}
+	return openapi3filter.ValidateResponse(t.Context(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 rec.Code,
+		Header:                 rec.Header(),
+		Body:                   io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
+		// Without it an undocumented status code would pass.
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	})
+}
+
+// jsonObject decodes a JSON object response, numbers kept as json.Number so
+// that they print as sent.
+func jsonObject(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", rec.Body, err)
+	}
+	return m
+}
+
+// apiCase is one request of a handler table test.
+type apiCase struct {
+	name string
+	// seed, when set, creates an order in that status first; "{id}" in path
+	// stands for its id.
+	seed   orders.Status
+	method string
+	path   string
+	body   string
+	header map[string]string
+
+	wantCode int
+	// want lists top-level fields of the JSON response and their values,
+	// compared as printed.
+	want map[string]any
+	// wantFields lists the fields a validation error must name, in the
+	// legacy "fields" or the problem's "errors".
+	wantFields []string
+	// wantHeader lists response headers and their values.
+	wantHeader map[string]string
+	// wantDetail is a substring of the legacy message or problem detail.
+	wantDetail string
+}
+
+// run executes the cases against one engine, each on a freshly seeded order.
+func runCases(t *testing.T, svc *orders.Service, cases []apiCase) {
+	t.Helper()
+	e := newEngine(svc)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.path
+			if tc.seed != "" {
+				o := seedOrder(t, svc, tc.seed)
+				path = strings.ReplaceAll(path, "{id}", strconv.FormatInt(o.ID, 10))
+			}
+			rec := do(t, e, tc.method, path, tc.body, tc.header)
+			if rec.Code != tc.wantCode {
+				t.Fatalf("got status %d, want %d; body %s", rec.Code, tc.wantCode, rec.Body)
+			}
+			for k, want := range tc.wantHeader {
+				if got := rec.Header().Get(k); got != want {
+					t.Errorf("got header %s %q, want %q", k, got, want)
+				}
+			}
+			if rec.Code >= 400 {
+				checkError(t, rec, path, tc.wantFields, tc.wantDetail)
+			}
+			if len(tc.want) == 0 {
+				return
+			}
+			m := jsonObject(t, rec)
+			for k, want := range tc.want {
+				if got := fmt.Sprint(m[k]); got != fmt.Sprint(want) {
+					t.Errorf("got %s %s, want %v", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+// checkError checks the shape every error body shares, in either format.
+func checkError(t *testing.T, rec *httptest.ResponseRecorder, path string, wantFields []string, wantDetail string) {
+	t.Helper()
+	m := jsonObject(t, rec)
+	problem := strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json")
+	detailKey, fieldsKey, pathKey := "message", "fields", "path"
+	if problem {
+		detailKey, fieldsKey, pathKey = "detail", "errors", "instance"
+	}
+	if got := fmt.Sprint(m["status"]); got != strconv.Itoa(rec.Code) {
+		t.Errorf("got body status %s, want %d", got, rec.Code)
+	}
+	if got := fmt.Sprint(m[pathKey]); got != strings.Split(path, "?")[0] {
+		t.Errorf("got %s %s, want %s", pathKey, got, path)
+	}
+	detail, _ := m[detailKey].(string)
+	if detail == "" {
+		t.Errorf("got empty %s, want a description of the problem", detailKey)
+	}
+	if !strings.Contains(detail, wantDetail) {
+		t.Errorf("got %s %q, want it to contain %q", detailKey, detail, wantDetail)
+	}
+	var got []string
+	list, _ := m[fieldsKey].([]any)
+	for _, f := range list {
+		if f, ok := f.(map[string]any); ok {
+			got = append(got, fmt.Sprint(f["field"]))
+		}
+	}
+	for _, want := range wantFields {
+		if !slices.Contains(got, want) {
+			t.Errorf("got invalid fields %v, want %q among them", got, want)
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/order-tracking/platform/services/orders-service/internal/orders"
+)
+
+// legacyOrder is an order as the original API wrote it.
+type legacyOrder struct {
+	ID           int64         `json:"id"`
+	CustomerName string        `json:"customerName"`
+	Item         string        `json:"item"`
+	Quantity     int           `json:"quantity"`
+	Status       orders.Status `json:"status"`
+	CreatedAt    time.Time     `json:"createdAt"`
+}
+
+func toLegacy(o orders.Order) legacyOrder {
+	return legacyOrder{
+		ID: o.ID, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
+		Status: o.Status, CreatedAt: o.CreatedAt.UTC(),
+	}
+}
+
+// handleLegacyCreate serves POST /orders/createOrder, /orders/ and /orders.
+func handleLegacyCreate(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		o, replayed, err := createOrder(c, svc, legacyShape)
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		markReplayed(c, replayed)
+		encode(c, http.StatusCreated, toLegacy(o))
+	}
+}
+
+// handleLegacyGet serves GET /orders/fetchOrder/:id.
+func handleLegacyGet(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := parseID(c)
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		o, err := svc.Get(c.Request.Context(), id)
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		encode(c, http.StatusOK, toLegacy(o))
+	}
+}
+
+// handleLegacyUpdateStatus serves PUT /orders/updateOrderStatus/:id?status=.
+// A change answers 201, as the original did; asking for the status the order
+// already has answers 200 and changes nothing.
+func handleLegacyUpdateStatus(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := parseID(c)
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		to, err := parseStatus(c.Query("status"))
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		o, changed, err := svc.UpdateStatus(c.Request.Context(), id, to, nil)
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		code := http.StatusOK
+		if changed {
+			code = http.StatusCreated
+		}
+		encode(c, code, toLegacy(o))
+	}
+}
+
+// handleLegacyList serves GET /orders/fetchAllOrders with optional exact-match
+// filters id, customerName, item and status. An empty parameter is no filter,
+// as Spring's optional @RequestParam binding treated it.
+func handleLegacyList(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		f, err := legacyFilter(c)
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		os, err := svc.List(c.Request.Context(), f)
+		if err != nil {
+			writeLegacyError(c, log, err)
+			return
+		}
+		// make, not a nil slice: clients expect [] rather than null.
+		out := make([]legacyOrder, 0, len(os))
+		for _, o := range os {
+			out = append(out, toLegacy(o))
+		}
+		encode(c, http.StatusOK, out)
+	}
+}
+
+func legacyFilter(c *gin.Context) (orders.Filter, error) {
+	f, err := commonFilter(c)
+	if err != nil {
+		return orders.Filter{}, err
+	}
+	if s := c.Query("id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return orders.Filter{}, &orders.ValidationError{Fields: []orders.FieldError{{
+				Field: "id", Message: "must be an integer, not " + strconv.Quote(s),
+			}}}
+		}
+		f.ID = &id
+	}
+	return f, nil
+}
+
+// commonFilter reads the filters both list endpoints share.
+func commonFilter(c *gin.Context) (orders.Filter, error) {
+	var f orders.Filter
+	var v orders.ValidationError
+	if s := c.Query("customerName"); s != "" {
+		checkStorable(&v, "customerName", s)
+		f.CustomerName = &s
+	}
+	if s := c.Query("item"); s != "" {
+		checkStorable(&v, "item", s)
+		f.Item = &s
+	}
+	if err := v.OrNil(); err != nil {
+		return orders.Filter{}, err
+	}
+	if s := c.Query("status"); s != "" {
+		st, err := orders.ParseStatus(s)
+		if err != nil {
+			return orders.Filter{}, err
+		}
+		f.Status = &st
+	}
+	return f, nil
+}

@@ -1,0 +1,224 @@
+package api
+
+import (
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/order-tracking/platform/services/orders-service/internal/orders"
+)
+
+// Page sizes of GET /api/v1/orders.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+// order is an order as the v1 API writes it: the legacy fields plus the
+// version its ETag and If-Match refer to.
+type order struct {
+	ID           int64         `json:"id"`
+	CustomerName string        `json:"customerName"`
+	Item         string        `json:"item"`
+	Quantity     int           `json:"quantity"`
+	Status       orders.Status `json:"status"`
+	Version      int64         `json:"version"`
+	CreatedAt    time.Time     `json:"createdAt"`
+	UpdatedAt    time.Time     `json:"updatedAt"`
+}
+
+func toV1(o orders.Order) order {
+	return order{
+		ID: o.ID, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
+		Status: o.Status, Version: o.Version, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
+	}
+}
+
+// orderPage is one page of GET /api/v1/orders.
+type orderPage struct {
+	Items []order `json:"items"`
+	// NextCursor fetches the following page; it is absent on the last one.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// etag is the strong entity tag of o: its version, which changes with every
+// write.
+func etag(o orders.Order) string { return `"` + strconv.FormatInt(o.Version, 10) + `"` }
+
+// handleCreate serves POST /api/v1/orders.
+func handleCreate(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		o, replayed, err := createOrder(c, svc, v1Shape)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		markReplayed(c, replayed)
+		c.Header("Location", "/api/v1/orders/"+strconv.FormatInt(o.ID, 10))
+		c.Header("ETag", etag(o))
+		encode(c, http.StatusCreated, toV1(o))
+	}
+}
+
+// handleGet serves GET /api/v1/orders/:id.
+func handleGet(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := parseID(c)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		o, err := svc.Get(c.Request.Context(), id)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		c.Header("ETag", etag(o))
+		encode(c, http.StatusOK, toV1(o))
+	}
+}
+
+// handleList serves GET /api/v1/orders, paginated by id: the cursor is the
+// last id of the previous page, so pages stay stable while orders are added.
+func handleList(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		f, err := commonFilter(c)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		limit, err := parseLimit(c.Query("limit"))
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		if f.After, err = parseCursor(c.Query("cursor")); err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		// One extra row tells whether another page follows without a count.
+		f.Limit = limit + 1
+		os, err := svc.List(c.Request.Context(), f)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		page := orderPage{Items: make([]order, 0, min(len(os), limit))}
+		if len(os) > limit {
+			os = os[:limit]
+			page.NextCursor = encodeCursor(os[limit-1].ID)
+		}
+		for _, o := range os {
+			page.Items = append(page.Items, toV1(o))
+		}
+		encode(c, http.StatusOK, page)
+	}
+}
+
+// statusChange is the body of PATCH /api/v1/orders/:id/status.
+type statusChange struct {
+	Status *string `json:"status"`
+}
+
+// handleUpdateStatus serves PATCH /api/v1/orders/:id/status. With If-Match
+// the change happens only if the order is still at that version (412
+// otherwise), so two clients cannot overwrite each other unknowingly.
+func handleUpdateStatus(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := parseID(c)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		ifVersion, err := parseIfMatch(c.Request.Header)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		var req statusChange
+		if err := decode(c, &req, true); err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		var to orders.Status
+		if req.Status == nil {
+			to, err = parseStatus("")
+		} else {
+			to, err = orders.ParseStatus(*req.Status)
+		}
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		o, _, err := svc.UpdateStatus(c.Request.Context(), id, to, ifVersion)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		c.Header("ETag", etag(o))
+		encode(c, http.StatusOK, toV1(o))
+	}
+}
+
+// parseIfMatch returns the version an If-Match header requires, nil when
+// there is no header or it is "*" (any current version). Our ETags are single
+// strong tags, so anything else (weak tags, lists) was not issued by us and
+// is refused as malformed rather than silently ignored.
+func parseIfMatch(h http.Header) (*int64, error) {
+	vals := h.Values("If-Match")
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	v := strings.TrimSpace(vals[0])
+	if len(vals) == 1 && v == "*" {
+		return nil, nil
+	}
+	if len(vals) == 1 && len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' {
+		if n, err := strconv.ParseInt(v[1:len(v)-1], 10, 64); err == nil && n > 0 {
+			return &n, nil
+		}
+	}
+	return nil, &orders.ValidationError{Fields: []orders.FieldError{{
+		Field: "If-Match", Message: `must be an ETag of this API such as "3", or *`,
+	}}}
+}
+
+func parseLimit(s string) (int, error) {
+	if s == "" {
+		return defaultPageSize, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, &orders.ValidationError{Fields: []orders.FieldError{{
+			Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(maxPageSize),
+		}}}
+	}
+	return n, nil
+}
+
+// Cursors are opaque to clients so that the keyset behind them can change;
+// today one is the last id of the previous page.
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func parseCursor(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		var id int64
+		if id, err = strconv.ParseInt(string(raw), 10, 64); err == nil && id > 0 {
+			return id, nil
+		}
+	}
+	return 0, &orders.ValidationError{Fields: []orders.FieldError{{
+		Field: "cursor", Message: "is not a cursor returned by this API",
+	}}}
+}

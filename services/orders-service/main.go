@@ -1,0 +1,148 @@
+// Command orders-service is the write side of the platform: the orders REST
+// API over PostgreSQL, and the outbox relay that publishes every change to
+// Kafka.
+//
+//	orders-service           serve the API and relay the outbox
+//	orders-service migrate   bring the database schema up to date and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/order-tracking/platform/pkg/config"
+	"github.com/order-tracking/platform/pkg/httpserver"
+	"github.com/order-tracking/platform/pkg/kafka"
+	"github.com/order-tracking/platform/pkg/logging"
+	"github.com/order-tracking/platform/services/orders-service/internal/api"
+	"github.com/order-tracking/platform/services/orders-service/internal/orders"
+	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
+	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
+)
+
+// Config is orders-service's whole configuration, read from the environment.
+type Config struct {
+	// DatabaseURL locates PostgreSQL. The default is the local development
+	// server of hack/devenv.sh, which trusts loopback connections.
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://orders@127.0.0.1:5432/orders?sslmode=disable"`
+	// MigrateOnStart runs the schema migrations before serving. On
+	// Kubernetes a pre-install hook runs `orders-service migrate` instead.
+	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
+	// TopicPartitions is used when the service creates the events topic.
+	TopicPartitions int `env:"KAFKA_TOPIC_PARTITIONS" envDefault:"6"`
+	// CreateTopic makes the service create the events topic at start when it
+	// is missing (off where a Strimzi KafkaTopic owns it).
+	CreateTopic bool `env:"KAFKA_CREATE_TOPIC" envDefault:"true"`
+
+	Log    logging.Config
+	HTTP   httpserver.Config
+	Kafka  kafka.ProducerConfig
+	Outbox outbox.Config
+}
+
+// SetDefaults gives the shared HTTP settings this service's port.
+func (c *Config) SetDefaults() { c.HTTP.Port = 8081 }
+
+// Validate reports every setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.TopicPartitions < 1 {
+		errs = append(errs, errors.New("KAFKA_TOPIC_PARTITIONS must be at least 1"))
+	}
+	for _, v := range []interface{ Validate() error }{c.Log, c.HTTP, c.Kafka} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// run builds the service, runs it until ctx ends and returns the exit code.
+// It never touches signals, so tests can run the whole service in-process.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := config.Load[Config]()
+	if err != nil {
+		fmt.Fprintf(stderr, "orders-service: %v\n", err)
+		return 2
+	}
+	logger := logging.New(cfg.Log, stderr).With("service", "orders-service")
+	// Handlers log unexpected errors through the default logger.
+	slog.SetDefault(logger)
+
+	switch {
+	case len(args) == 1 && args[0] == "migrate":
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+			logger.Error("migration failed", "error", err)
+			return 1
+		}
+		logger.Info("database schema is up to date")
+		return 0
+	case len(args) > 0:
+		fmt.Fprintf(stderr, "orders-service: unknown command %q (commands: migrate)\n", args[0])
+		return 2
+	}
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("orders-service stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if cfg.MigrateOnStart {
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	cfg.Kafka.ClientID = "orders-service"
+	producer, err := kafka.NewProducer(cfg.Kafka, logger)
+	if err != nil {
+		return err
+	}
+	defer producer.Close(10 * time.Second)
+	if cfg.CreateTopic {
+		// Not fatal: with the broker down, orders are still accepted and the
+		// relay publishes once it is back (auto-creation or a later start
+		// creates the topic).
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := producer.EnsureTopic(tctx, cfg.Outbox.Topic, cfg.TopicPartitions); err != nil {
+			logger.Warn("cannot ensure events topic", "topic", cfg.Outbox.Topic, "error", err)
+		}
+		cancel()
+	}
+
+	reg := httpserver.NewRegistry()
+	srv := httpserver.New(cfg.HTTP, logger, reg)
+	srv.AddReadinessCheck("postgres", pool.Ping)
+	api.Register(srv.Router(), orders.NewService(postgres.NewOrderStore(pool, postgres.StoreOptions{})))
+
+	relay := outbox.NewRelay(cfg.Outbox, pool, producer, logger)
+
+	// The relay stops with the HTTP server: no new changes are accepted, and
+	// what was committed stays in the outbox for the next start.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return relay.Run(gctx) })
+	return g.Wait()
+}

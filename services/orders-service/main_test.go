@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/testinfra"
+)
+
+// TestIntegrationOriginalREADMEFlow runs the whole service in-process against
+// the real infrastructure and replays the original system's README calls:
+// create an order, ship it, and find both events on the topic, in order.
+func TestIntegrationOriginalREADMEFlow(t *testing.T) {
+	dbURL := testinfra.NewDatabase(t)
+	brokers := testinfra.KafkaBrokers(t)
+	topic := testinfra.UniqueName("order-events-e2e")
+	port := freePort(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("KAFKA_BROKERS", brokers)
+	t.Setenv("KAFKA_TOPIC", topic)
+	t.Setenv("HTTP_PORT", strconv.Itoa(port))
+	t.Setenv("LOG_FORMAT", "text")
+	t.Setenv("OUTBOX_POLL_INTERVAL", "200ms")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	go func() { exited <- run(ctx, nil, testLog{t}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-exited:
+			if code != 0 {
+				t.Errorf("got exit code %d, want 0", code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("service did not stop within 30s of cancellation")
+		}
+	})
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, "readyz answered " + resp.Status
+	})
+
+	var created map[string]any
+	status := call(t, http.MethodPost, base+"/orders/createOrder", `{"customerName":"Alice","item":"Laptop","quantity":1}`, &created)
+	if status != http.StatusCreated || created["status"] != "PENDING" {
+		t.Fatalf("create: got %d %v, want 201 with a PENDING order", status, created)
+	}
+	id := int64(created["id"].(float64))
+	var updated map[string]any
+	status = call(t, http.MethodPut, fmt.Sprintf("%s/orders/updateOrderStatus/%d?status=SHIPPED", base, id), "", &updated)
+	if status != http.StatusCreated || updated["status"] != "SHIPPED" {
+		t.Fatalf("update: got %d %v, want 201 with a SHIPPED order", status, updated)
+	}
+
+	got := consume(t, brokers, topic, 2)
+	want := []struct {
+		typ     events.Type
+		version int64
+		status  string
+	}{{events.TypeOrderCreated, 1, "PENDING"}, {events.TypeOrderUpdated, 2, "SHIPPED"}}
+	for i, w := range want {
+		e := got[i]
+		if e.Type != w.typ || e.Version != w.version || e.OrderID != id || e.Order.Status != w.status {
+			t.Errorf("event %d: got %s v%d order %d %s, want %s v%d order %d %s",
+				i, e.Type, e.Version, e.OrderID, e.Order.Status, w.typ, w.version, id, w.status)
+		}
+	}
+}
+
+func TestRunRejectsBadConfigAndCommands(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, nil, 2},
+		{"bad port", map[string]string{"HTTP_PORT": "eighty"}, nil, 2},
+		{"unknown command", nil, []string{"frobnicate"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var out bytes.Buffer
+			if got := run(context.Background(), tt.args, &out); got != tt.want {
+				t.Fatalf("got exit code %d, want %d (output %q)", got, tt.want, out.String())
+			}
+			if out.Len() == 0 {
+				t.Fatal("got no explanation on stderr, want one")
+			}
+		})
+	}
+}
+
+func call(t *testing.T, method, url, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(data, out); err != nil {
+		t.Fatalf("%s %s: body %q is not JSON: %v", method, url, data, err)
+	}
+	return resp.StatusCode
+}
+
+// consume reads n events from the start of topic, as a plain consumer would.
+func consume(t *testing.T, brokers, topic string, n int) []events.Event {
+	t.Helper()
+	c, err := ckafka.NewConsumer(&ckafka.ConfigMap{
+		"bootstrap.servers": brokers,
+		"group.id":          testinfra.UniqueName("e2e"),
+		"auto.offset.reset": "earliest",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Subscribe(topic, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got []events.Event
+	deadline := time.Now().Add(60 * time.Second)
+	for len(got) < n && time.Now().Before(deadline) {
+		m, err := c.ReadMessage(time.Second)
+		if err != nil {
+			continue // timeouts while the group forms or the relay publishes
+		}
+		hs := make([]events.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			hs[i] = events.Header{Key: h.Key, Value: h.Value}
+		}
+		e, err := events.Decode(hs, m.Value)
+		if err != nil {
+			t.Fatalf("undecodable event %q: %v", m.Value, err)
+		}
+		got = append(got, e)
+	}
+	if len(got) < n {
+		t.Fatalf("got %d events within 60s, want %d", len(got), n)
+	}
+	return got
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// testLog sends the service's log lines to the test log, shown on failure.
+// The test's cleanup waits for run to return, so no line comes after the test.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
