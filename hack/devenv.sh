@@ -69,6 +69,7 @@ apt_install() {
 }
 
 install_missing() {
+  mkdir -p "$DEVENV_DIR"
   local pkgs=()
   [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || pkgs+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
@@ -79,8 +80,9 @@ install_missing() {
     command -v mvn >/dev/null 2>&1 || die "mvn is needed to fetch Kafka's jars"
     log "fetching Kafka $KAFKA_VERSION jars with Maven into $KAFKA_CACHE"
     rm -rf "$KAFKA_CACHE" && mkdir -p "$KAFKA_CACHE"
-    mvn -q -B -Dstyle.color=never -f "$ROOT/hack/kafka/pom.xml" dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$KAFKA_CACHE" >&2
+    mvn -q -B -f "$ROOT/hack/kafka/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$KAFKA_CACHE" >"$DEVENV_DIR/mvn.log" 2>&1 ||
+      { cat "$DEVENV_DIR/mvn.log" >&2; die "could not fetch Kafka's jars"; }
     touch "$KAFKA_CACHE/.complete"
   fi
 }

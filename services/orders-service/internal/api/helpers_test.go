@@ -20,28 +20,16 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/order-tracking/platform/pkg/testinfra"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
+	"github.com/order-tracking/platform/services/orders-service/internal/postgres/postgrestest"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
 
 // openTestPool migrates a fresh database and returns a pool on it, closed
 // before the database is dropped (cleanups run last-registered first).
-func openTestPool(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	url := testinfra.NewDatabase(t)
-	if err := postgres.Migrate(t.Context(), url); err != nil {
-		t.Fatalf("cannot migrate test database: %v", err)
-	}
-	pool, err := postgres.Open(t.Context(), url)
-	if err != nil {
-		t.Fatalf("cannot open test database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
+func openTestPool(t *testing.T) *pgxpool.Pool { return postgrestest.NewPool(t) }
 
 // newTestService is an orders.Service over the real PostgreSQL store, on a
 // database of the test's own.

@@ -79,9 +79,14 @@ func NewRelay(cfg Config, pool *pgxpool.Pool, pub Publisher, logger *slog.Logger
 func (r *Relay) Run(ctx context.Context) error {
 	backoff := r.cfg.PollInterval
 	for ctx.Err() == nil {
-		err := r.session(ctx)
+		led, err := r.session(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if led {
+			// A session that worked starts the backoff over: one long outage
+			// must not slow the recovery from every later blip.
+			backoff = r.cfg.PollInterval
 		}
 		r.logger.Warn("outbox relay session ended, retrying", "error", err, "in", backoff)
 		select {
@@ -94,27 +99,28 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // session owns one connection for as long as it works: the advisory lock and
-// LISTEN are tied to it, so when it breaks both are released together.
-func (r *Relay) session(ctx context.Context) error {
+// LISTEN are tied to it, so when it breaks both are released together. led
+// reports whether it became the active relay.
+func (r *Relay) session(ctx context.Context) (led bool, err error) {
 	pc, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("cannot acquire connection: %w", err)
+		return false, fmt.Errorf("cannot acquire connection: %w", err)
 	}
 	// Hijacked: the pool must never hand out a connection holding our lock.
 	conn := pc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
 
 	if err := r.becomeLeader(ctx, conn); err != nil {
-		return err
+		return false, err
 	}
 	r.logger.Info("outbox relay active", "topic", r.cfg.Topic)
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{r.cfg.Channel}.Sanitize()); err != nil {
-		return fmt.Errorf("cannot listen for outbox notifications: %w", err)
+		return true, fmt.Errorf("cannot listen for outbox notifications: %w", err)
 	}
 	for {
 		n, err := r.publishBatch(ctx, conn)
 		if err != nil {
-			return err
+			return true, err
 		}
 		if n == r.cfg.BatchSize {
 			continue // more rows are waiting
@@ -123,10 +129,10 @@ func (r *Relay) session(ctx context.Context) error {
 		_, err = conn.WaitForNotification(wctx)
 		cancel()
 		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+			return true, ctx.Err()
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) {
-			return fmt.Errorf("cannot wait for outbox notification: %w", err)
+			return true, fmt.Errorf("cannot wait for outbox notification: %w", err)
 		}
 	}
 }

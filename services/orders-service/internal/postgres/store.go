@@ -14,6 +14,10 @@ import (
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
 
+// idempotencyLockSpace is the first key of the advisory locks that serialise
+// requests sharing an idempotency key.
+const idempotencyLockSpace int32 = 7272
+
 // OutboxChannel is the LISTEN/NOTIFY channel that wakes the outbox relay.
 const OutboxChannel = "outbox"
 
@@ -56,8 +60,9 @@ func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o or
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if req.IdempotencyKey != "" {
 			// Serialises requests that share a key, so two concurrent retries
-			// cannot both miss the key and create two orders.
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", req.IdempotencyKey); err != nil {
+			// cannot both miss the key and create two orders. The two-key form
+			// keeps these locks apart from the relay's and goose's bigint locks.
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", idempotencyLockSpace, req.IdempotencyKey); err != nil {
 				return fmt.Errorf("cannot lock idempotency key: %w", err)
 			}
 			var hash string

@@ -1,0 +1,775 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/kafka"
+	"github.com/order-tracking/platform/pkg/testinfra"
+	"github.com/order-tracking/platform/services/orders-service/internal/orders"
+	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
+	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
+	"github.com/order-tracking/platform/services/orders-service/internal/postgres/postgrestest"
+)
+
+// pollInterval is the relays' fallback poll: short, so a test never waits
+// long for a row whose notification it did not get.
+const pollInterval = 100 * time.Millisecond
+
+// fixture is one test's own database, store and topic.
+type fixture struct {
+	pool    *pgxpool.Pool
+	store   *postgres.OrderStore
+	svc     *orders.Service
+	brokers string
+	topic   string
+}
+
+func newFixture(t *testing.T, brokers string) *fixture {
+	t.Helper()
+	pool := postgrestest.NewPool(t)
+	store := postgres.NewOrderStore(pool, postgres.StoreOptions{Source: "/orders-service-test"})
+	return &fixture{
+		pool:    pool,
+		store:   store,
+		svc:     orders.NewService(store),
+		brokers: brokers,
+		topic:   testinfra.UniqueName("order-events-test-"),
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// newProducer returns a producer on f's brokers, closed when the test ends.
+// The delivery timeout is short so that a batch sent while the broker is
+// away fails, and is retried, within seconds.
+func (f *fixture) newProducer(t *testing.T) *kafka.Producer {
+	t.Helper()
+	p, err := kafka.NewProducer(kafka.ProducerConfig{
+		Brokers:         f.brokers,
+		ClientID:        "outbox-relay-test",
+		DeliveryTimeout: 5 * time.Second,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatalf("cannot create producer: %v", err)
+	}
+	t.Cleanup(func() { p.Close(5 * time.Second) })
+	return p
+}
+
+// createTopic creates f's topic with 3 partitions, so that events of
+// different orders travel on different partitions, and deletes it when the
+// test ends.
+func (f *fixture) createTopic(t *testing.T, p *kafka.Producer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := p.EnsureTopic(ctx, f.topic, 3); err != nil {
+		t.Fatalf("cannot create topic: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": f.brokers})
+		if err != nil {
+			t.Logf("cannot delete topic %s: %v", f.topic, err)
+			return
+		}
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.DeleteTopics(ctx, []string{f.topic}); err != nil {
+			t.Logf("cannot delete topic %s: %v", f.topic, err)
+		}
+	})
+}
+
+// countingPublisher counts, per message, what the broker answered, so a
+// test can tell which relay published and whether a send failed.
+type countingPublisher struct {
+	pub       outbox.Publisher
+	published atomic.Int64
+	failed    atomic.Int64
+}
+
+func (c *countingPublisher) Publish(ctx context.Context, msgs []kafka.Message) []error {
+	errs := c.pub.Publish(ctx, msgs)
+	for _, err := range errs {
+		if err == nil {
+			c.published.Add(1)
+		} else {
+			c.failed.Add(1)
+		}
+	}
+	return errs
+}
+
+// startRelay runs a relay over f's database in a goroutine owned by the
+// test. The returned stop cancels it and waits for Run to return; it also
+// runs when the test ends, and may be called more than once.
+func (f *fixture) startRelay(t *testing.T, pub outbox.Publisher, lockID int64) (stop func()) {
+	t.Helper()
+	r := outbox.NewRelay(outbox.Config{
+		Topic:        f.topic,
+		PollInterval: pollInterval,
+		LockID:       lockID,
+		Channel:      postgres.OutboxChannel,
+	}, f.pool, pub, testLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("relay Run: got error %v, want nil after cancel", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("relay Run did not return within 30s of its context's end")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// received is one record as a consumer saw it.
+type received struct {
+	event     events.Event
+	partition int32
+}
+
+// collector consumes a topic from the beginning in a goroutine owned by the
+// test and keeps every decoded event in arrival order; mu guards all of it.
+type collector struct {
+	mu        sync.Mutex
+	got       []received
+	decodeErr []error
+}
+
+func (f *fixture) consume(t *testing.T) *collector {
+	t.Helper()
+	c, err := ckafka.NewConsumer(&ckafka.ConfigMap{
+		"bootstrap.servers":  f.brokers,
+		"group.id":           testinfra.UniqueName("outbox-relay-test-"),
+		"auto.offset.reset":  "earliest",
+		"enable.auto.commit": false,
+		// The topic is brand new; do not wait minutes for its metadata.
+		"topic.metadata.refresh.interval.ms": 1000,
+	})
+	if err != nil {
+		t.Fatalf("cannot create consumer: %v", err)
+	}
+	if err := c.Subscribe(f.topic, nil); err != nil {
+		c.Close()
+		t.Fatalf("cannot subscribe to %s: %v", f.topic, err)
+	}
+	col := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			msg, err := c.ReadMessage(100 * time.Millisecond)
+			if err != nil {
+				// Timeouts, and broker connection errors while a broker is
+				// away: the client reconnects by itself.
+				continue
+			}
+			hs := make([]events.Header, len(msg.Headers))
+			for i, h := range msg.Headers {
+				hs[i] = events.Header{Key: h.Key, Value: h.Value}
+			}
+			e, err := events.Decode(hs, msg.Value)
+			col.mu.Lock()
+			if err != nil {
+				col.decodeErr = append(col.decodeErr, fmt.Errorf("offset %v: %w", msg.TopicPartition, err))
+			} else {
+				if string(msg.Key) != string(e.Key()) {
+					col.decodeErr = append(col.decodeErr, fmt.Errorf("got key %q, want %q", msg.Key, e.Key()))
+				}
+				col.got = append(col.got, received{event: e, partition: msg.TopicPartition.Partition})
+			}
+			col.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if err := c.Close(); err != nil {
+			t.Logf("cannot close consumer: %v", err)
+		}
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		for _, err := range col.decodeErr {
+			t.Errorf("consumer: got %v, want every record to decode", err)
+		}
+	})
+	return col
+}
+
+// events returns a copy of what arrived so far, in arrival order.
+func (c *collector) events() []received {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+// seen reports whether every event id in ids has arrived.
+func (c *collector) seen(ids []string) (bool, string) {
+	got := map[string]bool{}
+	for _, r := range c.events() {
+		got[r.event.ID] = true
+	}
+	missing := 0
+	for _, id := range ids {
+		if !got[id] {
+			missing++
+		}
+	}
+	return missing == 0, fmt.Sprintf("%d of %d events not consumed yet", missing, len(ids))
+}
+
+// change names one event by what it reports: an order at a version.
+type change struct{ order, version int64 }
+
+// seenChanges reports whether an event of every change in want has arrived.
+// Tests that cannot read event ids before the relay deletes the rows name
+// the events they expect this way.
+func (c *collector) seenChanges(want []change) (bool, string) {
+	got := map[change]bool{}
+	for _, r := range c.events() {
+		got[change{r.event.OrderID, r.event.Version}] = true
+	}
+	missing := 0
+	for _, w := range want {
+		if !got[w] {
+			missing++
+		}
+	}
+	return missing == 0, fmt.Sprintf("%d of %d events not consumed yet", missing, len(want))
+}
+
+// versionsByOrder returns, per order, the versions in arrival order.
+func versionsByOrder(rs []received) map[int64][]int64 {
+	out := map[int64][]int64{}
+	for _, r := range rs {
+		out[r.event.OrderID] = append(out[r.event.OrderID], r.event.Version)
+	}
+	return out
+}
+
+// upTo returns 1..n.
+func upTo(n int64) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(i + 1)
+	}
+	return out
+}
+
+func (f *fixture) outboxCount(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := f.pool.QueryRow(t.Context(), "SELECT count(*) FROM outbox").Scan(&n); err != nil {
+		t.Fatalf("cannot count outbox rows: %v", err)
+	}
+	return n
+}
+
+// waitOutboxEmpty waits until the relay deleted every row; it deletes only
+// after the broker acknowledged, so this trails the consumer a little.
+func (f *fixture) waitOutboxEmpty(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	testinfra.Eventually(t, timeout, func() (bool, string) {
+		n := f.outboxCount(t)
+		return n == 0, fmt.Sprintf("outbox holds %d rows, want 0", n)
+	})
+}
+
+// eventIDs returns the ids of the outbox rows now present, in id order.
+func (f *fixture) eventIDs(t *testing.T) []string {
+	t.Helper()
+	rows, err := f.pool.Query(t.Context(), "SELECT event_id::text FROM outbox ORDER BY id")
+	if err != nil {
+		t.Fatalf("cannot read outbox: %v", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatalf("cannot read outbox: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("cannot read outbox: %v", err)
+	}
+	return ids
+}
+
+func (f *fixture) create(t *testing.T, name string) orders.Order {
+	t.Helper()
+	o, _, err := f.svc.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: name, Item: "Book", Quantity: 1}})
+	if err != nil {
+		t.Fatalf("cannot create order: %v", err)
+	}
+	return o
+}
+
+// TestIntegrationRelayKeepsCommitOrder commits many changes concurrently,
+// several racing on the same order, and checks that every order's events
+// reach the topic exactly once each and in version order.
+func TestIntegrationRelayKeepsCommitOrder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testinfra.KafkaBrokers(t))
+	p := f.newProducer(t)
+	f.createTopic(t, p)
+	col := f.consume(t)
+	f.startRelay(t, p, 0)
+
+	const workers, ordersPerWorker, othersPerWorker = 20, 2, 6
+	// Every worker walks each order it touches along the whole delivery
+	// path, so every order ends DELIVERED at version 5 however the workers
+	// interleave: each step is accepted once, no-op or refused otherwise.
+	path := []orders.Status{orders.StatusConfirmed, orders.StatusShipped, orders.StatusOutForDelivery, orders.StatusDelivered}
+	const wantVersion = 5
+
+	ids := make([][]int64, workers) // ids[w] is written by worker w only
+	errs := make(chan error, workers*(ordersPerWorker+othersPerWorker)*len(path))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range ordersPerWorker {
+				o, _, err := f.svc.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{
+					CustomerName: fmt.Sprintf("worker-%d", w), Item: fmt.Sprintf("item-%d", i), Quantity: 1,
+				}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids[w] = append(ids[w], o.ID)
+			}
+		})
+	}
+	wg.Wait()
+	all := slices.Concat(ids...)
+	if len(all) != workers*ordersPerWorker {
+		close(errs)
+		for err := range errs {
+			t.Errorf("create: got error %v, want none", err)
+		}
+		t.FailNow()
+	}
+
+	for w := range workers {
+		// Its own orders, and some of the others' to race on.
+		mine := slices.Clone(ids[w])
+		for range othersPerWorker {
+			mine = append(mine, all[rand.N(len(all))])
+		}
+		rand.Shuffle(len(mine), func(i, j int) { mine[i], mine[j] = mine[j], mine[i] })
+		wg.Go(func() {
+			for _, id := range mine {
+				for _, to := range path {
+					_, _, err := f.svc.UpdateStatus(t.Context(), id, to, nil)
+					var te *orders.TransitionError
+					if err != nil && !errors.As(err, &te) {
+						errs <- err
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("update: got error %v, want none or a *TransitionError", err)
+	}
+
+	testinfra.Eventually(t, 60*time.Second, func() (bool, string) {
+		byOrder := versionsByOrder(col.events())
+		done := 0
+		for _, id := range all {
+			if slices.Contains(byOrder[id], wantVersion) {
+				done++
+			}
+		}
+		return done == len(all), fmt.Sprintf("%d of %d orders have their last event (version %d) consumed", done, len(all), wantVersion)
+	})
+	f.waitOutboxEmpty(t, 30*time.Second)
+
+	rs := col.events()
+	byOrder := versionsByOrder(rs)
+	for _, id := range all {
+		if got := byOrder[id]; !slices.Equal(got, upTo(wantVersion)) {
+			t.Errorf("order %d: got versions %v, want %v", id, got, upTo(wantVersion))
+		}
+	}
+	if len(byOrder) != len(all) {
+		t.Errorf("got events of %d orders, want %d", len(byOrder), len(all))
+	}
+	// Keying by order id keeps an order on one partition.
+	partition := map[int64]int32{}
+	for _, r := range rs {
+		if p, ok := partition[r.event.OrderID]; ok && p != r.partition {
+			t.Errorf("order %d: got events on partitions %d and %d, want one", r.event.OrderID, p, r.partition)
+		}
+		partition[r.event.OrderID] = r.partition
+	}
+}
+
+// TestIntegrationRelayLateCommitOfLowerID is the classic outbox trap: a
+// transaction takes a lower outbox id but commits after a higher one was
+// published. A relay that remembers "last id published" would skip it.
+func TestIntegrationRelayLateCommitOfLowerID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testinfra.KafkaBrokers(t))
+	p := f.newProducer(t)
+	f.createTopic(t, p)
+	col := f.consume(t)
+	ctx := t.Context()
+
+	// Transaction A: an order and its outbox row, written the way the store
+	// writes them, then left open.
+	txA, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatalf("cannot begin: %v", err)
+	}
+	defer txA.Rollback(context.WithoutCancel(ctx)) // no-op once committed
+	var a events.Order
+	if err := txA.QueryRow(ctx,
+		`INSERT INTO orders (customer_name, item, quantity, status) VALUES ('late', 'Book', 1, 'PENDING')
+		 RETURNING id, customer_name, item, quantity, status, created_at, updated_at`,
+	).Scan(&a.ID, &a.CustomerName, &a.Item, &a.Quantity, &a.Status, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		t.Fatalf("cannot insert order A: %v", err)
+	}
+	eventA := events.NewOrderCreated(a, 1, a.UpdatedAt)
+	key, value, headers, err := events.Encode(eventA, "/orders-service-test")
+	if err != nil {
+		t.Fatalf("cannot encode event A: %v", err)
+	}
+	hdrs, err := json.Marshal(headers)
+	if err != nil {
+		t.Fatalf("cannot encode headers of A: %v", err)
+	}
+	var outboxA int64
+	if err := txA.QueryRow(ctx,
+		`INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		eventA.ID, eventA.Type, eventA.OrderID, eventA.Version, key, value, hdrs).Scan(&outboxA); err != nil {
+		t.Fatalf("cannot insert outbox row A: %v", err)
+	}
+	if _, err := txA.Exec(ctx, "SELECT pg_notify($1, '')", postgres.OutboxChannel); err != nil {
+		t.Fatalf("cannot notify: %v", err)
+	}
+
+	// B commits first, with a higher outbox id.
+	b := f.create(t, "early")
+	idsB := f.eventIDs(t) // A is invisible: not committed yet
+	if len(idsB) != 1 {
+		t.Fatalf("got %d visible outbox rows, want 1 (B's)", len(idsB))
+	}
+	var outboxB int64
+	if err := f.pool.QueryRow(ctx, "SELECT id FROM outbox WHERE event_id = $1", idsB[0]).Scan(&outboxB); err != nil {
+		t.Fatalf("cannot read outbox row B: %v", err)
+	}
+	if outboxB <= outboxA {
+		t.Fatalf("got outbox ids A=%d B=%d, want A < B for this test to mean anything", outboxA, outboxB)
+	}
+
+	f.startRelay(t, p, 0)
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		ok, msg := col.seen(idsB)
+		return ok, "event of order B: " + msg
+	})
+	f.waitOutboxEmpty(t, 30*time.Second) // B is deleted, A still invisible
+
+	if err := txA.Commit(ctx); err != nil {
+		t.Fatalf("cannot commit A: %v", err)
+	}
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		ok, msg := col.seen([]string{eventA.ID})
+		return ok, "event of order A, committed late with a lower outbox id: " + msg
+	})
+	f.waitOutboxEmpty(t, 30*time.Second)
+
+	got := versionsByOrder(col.events())
+	for _, id := range []int64{a.ID, b.ID} {
+		if !slices.Equal(got[id], []int64{1}) {
+			t.Errorf("order %d: got versions %v, want [1]", id, got[id])
+		}
+	}
+}
+
+// TestIntegrationRelayBrokerDown takes a private broker away while orders
+// are created, and checks that nothing is lost: creates still succeed, the
+// rows wait in the outbox, and every event is published once the broker is
+// back. It never touches the shared broker of KAFKA_BROKERS, which other
+// packages' tests use at the same time.
+func TestIntegrationRelayBrokerDown(t *testing.T) {
+	t.Parallel()
+	testinfra.KafkaBrokers(t) // skips (or fails in CI) like the other tests without Kafka
+	broker := startPrivateBroker(t)
+	f := newFixture(t, broker.addr)
+	p := f.newProducer(t)
+	f.createTopic(t, p)
+	col := f.consume(t)
+	pub := &countingPublisher{pub: p}
+	f.startRelay(t, pub, 0)
+
+	first := f.create(t, "before")
+	testinfra.Eventually(t, 60*time.Second, func() (bool, string) {
+		return col.seenChanges([]change{{first.ID, 1}})
+	})
+	f.waitOutboxEmpty(t, 30*time.Second)
+
+	broker.stop(t)
+
+	const n = 5
+	for i := range n {
+		o := f.create(t, fmt.Sprintf("during-%d", i))
+		if _, _, err := f.svc.UpdateStatus(t.Context(), o.ID, orders.StatusConfirmed, nil); err != nil {
+			t.Fatalf("update with the broker down: got error %v, want none", err)
+		}
+	}
+	// Nothing can be acknowledged now, so the rows stay and can be read.
+	during := f.eventIDs(t)
+	if len(during) != 2*n {
+		t.Fatalf("got %d outbox rows with the broker down, want %d", len(during), 2*n)
+	}
+	// The relay must have tried and failed (delivery timeout 5s) ...
+	testinfra.Eventually(t, 60*time.Second, func() (bool, string) {
+		return pub.failed.Load() > 0, "relay has not seen a failed publish yet"
+	})
+	// ... and kept every row it could not deliver.
+	if got := f.eventIDs(t); !slices.Equal(got, during) {
+		t.Fatalf("got outbox %v after failed publishes, want it unchanged %v", got, during)
+	}
+
+	broker.start(t)
+	testinfra.Eventually(t, 90*time.Second, func() (bool, string) {
+		return col.seen(during)
+	})
+	f.waitOutboxEmpty(t, 30*time.Second)
+
+	// A batch that timed out may have reached the broker after all, so
+	// duplicates are allowed; but a consumer that keeps only versions newer
+	// than the one it holds must see every order's history complete.
+	for id, vs := range versionsByOrder(col.events()) {
+		var kept []int64
+		for _, v := range vs {
+			if len(kept) == 0 || v > kept[len(kept)-1] {
+				kept = append(kept, v)
+			}
+		}
+		wantVersions := upTo(2)
+		if id == first.ID {
+			wantVersions = upTo(1)
+		}
+		if !slices.Equal(kept, wantVersions) {
+			t.Errorf("order %d: got versions %v (newer-only: %v), want %v", id, vs, kept, wantVersions)
+		}
+	}
+	t.Logf("publishes: %d acknowledged, %d failed", pub.published.Load(), pub.failed.Load())
+}
+
+// TestIntegrationRelayLeaderElection runs two relays over one database: only
+// the one holding the advisory lock publishes, and the other takes over
+// when the first stops.
+func TestIntegrationRelayLeaderElection(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testinfra.KafkaBrokers(t))
+	p1, p2 := f.newProducer(t), f.newProducer(t) // two replicas
+	f.createTopic(t, p1)
+	col := f.consume(t)
+	const lockID = 4711
+
+	pub1 := &countingPublisher{pub: p1}
+	stop1 := f.startRelay(t, pub1, lockID)
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := f.lockHolders(t, lockID)
+		return n == 1, fmt.Sprintf("%d sessions hold the relay lock, want 1", n)
+	})
+	pub2 := &countingPublisher{pub: p2}
+	f.startRelay(t, pub2, lockID)
+
+	var want []change
+	for i := range 10 {
+		o := f.create(t, fmt.Sprintf("leader-%d", i))
+		if _, _, err := f.svc.UpdateStatus(t.Context(), o.ID, orders.StatusConfirmed, nil); err != nil {
+			t.Fatalf("cannot update: %v", err)
+		}
+		want = append(want, change{o.ID, 1}, change{o.ID, 2})
+	}
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) { return col.seenChanges(want) })
+	f.waitOutboxEmpty(t, 30*time.Second)
+	if got := pub1.published.Load(); got != int64(len(want)) {
+		t.Errorf("first relay: got %d published, want %d", got, len(want))
+	}
+	if got := pub2.published.Load() + pub2.failed.Load(); got != 0 {
+		t.Errorf("second relay: got %d publishes while the first led, want 0", got)
+	}
+	if n := f.lockHolders(t, lockID); n != 1 {
+		t.Errorf("got %d sessions holding the relay lock, want 1", n)
+	}
+
+	stop1()
+	var later []change
+	for i := range 5 {
+		o := f.create(t, fmt.Sprintf("follower-%d", i))
+		later = append(later, change{o.ID, 1})
+	}
+	want = append(want, later...)
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		ok, msg := col.seenChanges(later)
+		return ok, "after the first relay stopped: " + msg
+	})
+	f.waitOutboxEmpty(t, 30*time.Second)
+	if got := pub2.published.Load(); got != int64(len(later)) {
+		t.Errorf("second relay: got %d published, want %d", got, len(later))
+	}
+
+	// Exactly once: per event id, and per change (no second event with
+	// another id for the same order version either).
+	byID, byChange := map[string]int{}, map[change]int{}
+	for _, r := range col.events() {
+		byID[r.event.ID]++
+		byChange[change{r.event.OrderID, r.event.Version}]++
+	}
+	for id, n := range byID {
+		if n != 1 {
+			t.Errorf("event %s: got published %d times, want 1", id, n)
+		}
+	}
+	for _, w := range want {
+		if byChange[w] != 1 {
+			t.Errorf("order %d version %d: got %d events, want 1", w.order, w.version, byChange[w])
+		}
+	}
+	if len(byID) != len(want) {
+		t.Errorf("got %d distinct events, want %d", len(byID), len(want))
+	}
+}
+
+// lockHolders counts the sessions holding advisory lock id in f's database.
+// pg_try_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits,
+// objid = low 32 bits, objsubid = 1.
+func (f *fixture) lockHolders(t *testing.T, id int64) int {
+	t.Helper()
+	var n int
+	err := f.pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM pg_locks
+		 WHERE locktype = 'advisory' AND granted AND objsubid = 1
+		   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		   AND classid::bigint = $1 AND objid::bigint = $2`,
+		id>>32, id&0xffffffff).Scan(&n)
+	if err != nil {
+		t.Fatalf("cannot read pg_locks: %v", err)
+	}
+	return n
+}
+
+// privateBroker is a Kafka broker of one test, run by hack/devenv.sh on a
+// free port with its state in a temporary directory.
+type privateBroker struct {
+	addr string
+	env  []string
+	root string
+}
+
+func startPrivateBroker(t *testing.T) *privateBroker {
+	t.Helper()
+	root := repoRoot(t)
+	port := freePortPair(t)
+	b := &privateBroker{
+		addr: "127.0.0.1:" + strconv.Itoa(port),
+		root: root,
+		env: append(os.Environ(),
+			"KAFKA_PORT="+strconv.Itoa(port),
+			"KAFKA_CONTROLLER_PORT="+strconv.Itoa(port+1),
+			"DEVENV_DIR="+t.TempDir(),
+		),
+	}
+	// Registered after t.TempDir, so it runs before the directory goes.
+	t.Cleanup(func() { b.stop(t) })
+	b.start(t)
+	return b
+}
+
+func (b *privateBroker) start(t *testing.T) { t.Helper(); b.devenv(t, "start-kafka", 150*time.Second) }
+func (b *privateBroker) stop(t *testing.T)  { t.Helper(); b.devenv(t, "stop-kafka", 60*time.Second) }
+
+func (b *privateBroker) devenv(t *testing.T, cmd string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, filepath.Join(b.root, "hack", "devenv.sh"), cmd)
+	c.Env = b.env
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("hack/devenv.sh %s (%s): %v\n%s", cmd, b.addr, err, out)
+	}
+	t.Logf("hack/devenv.sh %s (%s): %s", cmd, b.addr, out)
+}
+
+// repoRoot walks up from the package directory to the directory of go.work.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("cannot get working directory: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.work above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// freePortPair returns a port p such that p and p+1 (the broker's
+// controller listener) are both free now.
+func freePortPair(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("cannot find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
+		l.Close()
+		if err == nil {
+			l2.Close()
+			return port
+		}
+	}
+	t.Fatalf("cannot find two adjacent free ports")
+	return 0
+}
