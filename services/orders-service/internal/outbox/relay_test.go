@@ -773,3 +773,65 @@ func freePortPair(t *testing.T) int {
 	t.Fatalf("cannot find two adjacent free ports")
 	return 0
 }
+
+// TestIntegrationRelayOneEventPerAcceptedChange races 50 goroutines on one
+// order: the topic must hold exactly one event per accepted change (plus the
+// creation), no more and no fewer, in version order.
+func TestIntegrationRelayOneEventPerAcceptedChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testinfra.KafkaBrokers(t))
+	p := f.newProducer(t)
+	f.createTopic(t, p)
+	col := f.consume(t)
+	f.startRelay(t, p, 0)
+	o := f.create(t, "racer")
+
+	const goroutines = 50
+	path := []orders.Status{orders.StatusConfirmed, orders.StatusShipped, orders.StatusOutForDelivery, orders.StatusDelivered}
+	var accepted atomic.Int64
+	errs := make(chan error, goroutines*len(path))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			<-start
+			for i, to := range path {
+				if i < len(path)-1 && rand.N(2) == 0 {
+					continue // skip a step now and then, as clients may
+				}
+				_, changed, err := f.svc.UpdateStatus(t.Context(), o.ID, to, nil)
+				var te *orders.TransitionError
+				switch {
+				case errors.As(err, &te):
+				case err != nil:
+					errs <- err
+				case changed:
+					accepted.Add(1)
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("got error %v, want none or a *TransitionError", err)
+	}
+
+	final, err := f.store.Get(t.Context(), o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 1 + accepted.Load()
+	if final.Version != want {
+		t.Fatalf("got version %d, want %d (creation + %d accepted changes)", final.Version, want, accepted.Load())
+	}
+	testinfra.Eventually(t, 60*time.Second, func() (bool, string) {
+		got := versionsByOrder(col.events())[o.ID]
+		return slices.Contains(got, want), fmt.Sprintf("consumed versions %v, waiting for %d", got, want)
+	})
+	f.waitOutboxEmpty(t, 30*time.Second)
+	if got := versionsByOrder(col.events())[o.ID]; !slices.Equal(got, upTo(want)) {
+		t.Errorf("got versions %v on the topic, want exactly %v", got, upTo(want))
+	}
+}
