@@ -1,4 +1,4 @@
-// Package kafka is the project's one Kafka producer (and, later, consumer)
+// Package kafka is the project's one Kafka producer and one consumer loop
 // on confluent-kafka-go, configured for delivery guarantees rather than speed.
 package kafka
 
@@ -44,12 +44,17 @@ func (c ProducerConfig) Validate() error {
 	return nil
 }
 
-// Message is one record to publish.
+// Message is one record: to publish, or as consumed.
 type Message struct {
-	Topic   string
-	Key     []byte
-	Value   []byte
-	Headers []Header
+	Topic string
+	// Partition, Offset and Timestamp are set on consumed messages; Publish
+	// ignores them (the partitioner picks the partition from the key).
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Timestamp time.Time
 }
 
 // Header is one Kafka record header.

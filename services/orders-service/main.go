@@ -23,6 +23,7 @@ import (
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
+	pg "github.com/order-tracking/platform/pkg/postgres"
 	"github.com/order-tracking/platform/services/orders-service/internal/api"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
@@ -109,7 +110,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			return err
 		}
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	pool, err := pg.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Package postgrestest gives integration tests a PostgreSQL database of
-// their own with the orders schema in place.
+// their own with the orders-service schema in place.
 package postgrestest
 
 import (
@@ -13,16 +13,4 @@ import (
 
 // NewPool migrates a fresh database (dropped when the test ends) and returns
 // a pool on it, closed when the test ends.
-func NewPool(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	url := testinfra.NewDatabase(t)
-	if err := postgres.Migrate(t.Context(), url); err != nil {
-		t.Fatalf("cannot migrate test database: %v", err)
-	}
-	pool, err := postgres.Open(t.Context(), url)
-	if err != nil {
-		t.Fatalf("cannot open test database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
+func NewPool(t testing.TB) *pgxpool.Pool { return testinfra.NewPool(t, postgres.Migrate) }

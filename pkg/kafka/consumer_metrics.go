@@ -1,0 +1,110 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reasons a message goes to the dead-letter topic: the label values of
+// kafka_consumer_messages_dead_lettered_total and the dlt.reason header.
+const (
+	reasonPermanent = "permanent"
+	reasonExhausted = "exhausted"
+)
+
+// consumerMetrics are the consumer's Prometheus metrics. Labels are the
+// topic, a fixed reason and partition numbers only, so the series count is
+// bounded by the topics' partition counts, whatever the records contain.
+type consumerMetrics struct {
+	consumed     *prometheus.CounterVec   // topic
+	handled      *prometheus.CounterVec   // topic
+	failed       *prometheus.CounterVec   // topic, reason (permanent|transient)
+	retried      *prometheus.CounterVec   // topic
+	deadLettered *prometheus.CounterVec   // topic, reason (permanent|exhausted)
+	duration     *prometheus.HistogramVec // topic
+	lag          *prometheus.GaugeVec     // topic, partition
+}
+
+// newConsumerMetrics builds the metrics and registers them on reg, if any.
+// A second consumer on the same registry (two consumers in one service)
+// shares the first one's collectors instead of failing.
+func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
+	m := &consumerMetrics{
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			// The Spring Kafka name, so the old dashboards keep working.
+			Name: "kafka_consumer_records_consumed_total",
+			Help: "Records taken from the topic for handling (a redelivered record counts again).",
+		}, []string{"topic"}),
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kafka_consumer_messages_handled_total",
+			Help: "Messages whose handler succeeded.",
+		}, []string{"topic"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kafka_consumer_messages_failed_total",
+			Help: "Handler calls that returned an error, by kind (permanent or transient).",
+		}, []string{"topic", "reason"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kafka_consumer_messages_retried_total",
+			Help: "Handler calls that retried a message after a transient error.",
+		}, []string{"topic"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kafka_consumer_messages_dead_lettered_total",
+			Help: "Messages sent to the dead-letter topic, by reason (permanent error or exhausted retry budget).",
+		}, []string{"topic", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kafka_consumer_handle_duration_seconds",
+			Help:    "Duration of handler calls, failed ones included.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"topic"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kafka_consumer_lag",
+			Help: "Records between this consumer's position and the partition's high watermark, per assigned partition.",
+		}, []string{"topic", "partition"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.consumed, err = register(reg, m.consumed); err != nil {
+		return nil, err
+	}
+	if m.handled, err = register(reg, m.handled); err != nil {
+		return nil, err
+	}
+	if m.failed, err = register(reg, m.failed); err != nil {
+		return nil, err
+	}
+	if m.retried, err = register(reg, m.retried); err != nil {
+		return nil, err
+	}
+	if m.deadLettered, err = register(reg, m.deadLettered); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.lag, err = register(reg, m.lag); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c on reg, or returns the identical collector already
+// registered there.
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(T); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("cannot register kafka consumer metrics: %w", err)
+	}
+	return c, nil
+}
+
+func partitionLabel(p int32) string { return strconv.FormatInt(int64(p), 10) }

@@ -1,0 +1,120 @@
+// Package notify turns order events into customer notifications: an email
+// when an order is placed, an SMS when its status changes. It holds the
+// domain types, the Sender and DeliveryLog interfaces that adapters
+// implement, the message templates, and the Notifier that ties them
+// together.
+//
+// # Delivery guarantee
+//
+// Kafka delivers at least once, so the same event can arrive again after a
+// rebalance, a restart or a retry. The DeliveryLog records every
+// notification under (event id, channel) and the Notifier sends only
+// through DeliveryLog.Deliver, which does, in order:
+//
+//  1. claim: insert the row as 'pending' unless it exists (committed at
+//     once, so the attempt is visible even if everything after fails);
+//  2. lock the row (SELECT ... FOR UPDATE) and skip if it is 'sent';
+//  3. send, still holding the lock;
+//  4. mark the row 'sent' and commit, which releases the lock.
+//
+// A redelivered event therefore sends nothing new, and two consumers
+// handling the same event at once (during a rebalance) are serialised by
+// the row lock: the second waits, then sees 'sent' and skips.
+//
+// The remaining window: if the process dies, or the database becomes
+// unreachable, after the provider accepted the notification (step 3) but
+// before the commit of step 4, the row stays 'pending' and the redelivered
+// event sends it again. That is at most one duplicate per such crash. No
+// scheme closes it without the provider's help, which is why the webhook
+// sender passes the event id as Idempotency-Key: a provider that honours
+// it drops the duplicate.
+package notify
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Channel is how a notification reaches the customer.
+type Channel string
+
+// The channels. The values are stored in the delivery log and shown by the
+// API, so they are part of the contract.
+const (
+	// ChannelEmail is used for OrderCreatedEvent.
+	ChannelEmail Channel = "email"
+	// ChannelSMS is used for OrderUpdatedEvent.
+	ChannelSMS Channel = "sms"
+)
+
+// Notification is one message to one customer, caused by one event.
+type Notification struct {
+	// EventID is the id of the event that caused it; with Channel it
+	// identifies the notification, and providers get it as idempotency key.
+	EventID string `json:"eventId"`
+	// OrderID is the order the event is about.
+	OrderID int64 `json:"orderId"`
+	// Channel is email or sms.
+	Channel Channel `json:"channel"`
+	// Recipient says who gets it. Events carry no email address or phone
+	// number, only the customer's name, so the name is used as a label for
+	// the recipient; a real provider would look the contact up by it.
+	Recipient string `json:"recipient"`
+	// Text is the rendered message.
+	Text string `json:"text"`
+}
+
+// Sender hands a notification to whatever delivers it. Implementations
+// must be safe for concurrent use. An error wrapping ErrPermanent says that
+// retrying cannot help (the provider refused the notification); any other
+// error is treated as transient and the event is retried.
+type Sender interface {
+	Send(ctx context.Context, n Notification) error
+}
+
+// ErrPermanent is wrapped by errors that retrying cannot fix.
+var ErrPermanent = errors.New("permanent failure")
+
+// Status is the state of a delivery log row.
+type Status string
+
+const (
+	// StatusPending means claimed but not (known to be) sent: a send is in
+	// progress, failed, or was cut off by a crash.
+	StatusPending Status = "pending"
+	// StatusSent means the sender accepted the notification.
+	StatusSent Status = "sent"
+)
+
+// Delivery is a notification as recorded in the delivery log.
+type Delivery struct {
+	Notification
+	// Status is pending or sent.
+	Status Status `json:"status"`
+	// SentAt is when the sender accepted it; nil while pending.
+	SentAt *time.Time `json:"sentAt"`
+}
+
+// Outcome says what DeliveryLog.Deliver did.
+type Outcome int
+
+const (
+	// Sent means send was called and succeeded, and the row is 'sent'.
+	Sent Outcome = iota + 1
+	// AlreadySent means an earlier delivery of the same event and channel
+	// succeeded, so send was not called.
+	AlreadySent
+)
+
+// DeliveryLog records notifications so that each event is sent once.
+type DeliveryLog interface {
+	// Deliver calls send for n unless n's event and channel were already
+	// sent, and records the result; see the package doc for the protocol
+	// and its one remaining duplicate window. An error from send is
+	// returned (wrapped) and leaves the row pending, to be retried.
+	Deliver(ctx context.Context, n Notification, send func(context.Context, Notification) error) (Outcome, error)
+	// List returns the notifications of one order, newest first, and an
+	// empty (non-nil) slice when there are none.
+	List(ctx context.Context, orderID int64) ([]Delivery, error)
+}

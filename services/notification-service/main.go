@@ -1,0 +1,171 @@
+// Command notification-service tells customers about their orders: it
+// consumes the order events and sends an email when an order is placed and
+// an SMS when its status changes, each exactly once per event as far as the
+// delivery log can tell (see internal/notify), and lists what was sent.
+//
+//	notification-service           consume events and serve the API
+//	notification-service migrate   bring the database schema up to date and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/order-tracking/platform/pkg/config"
+	"github.com/order-tracking/platform/pkg/httpserver"
+	"github.com/order-tracking/platform/pkg/kafka"
+	"github.com/order-tracking/platform/pkg/logging"
+	pg "github.com/order-tracking/platform/pkg/postgres"
+	"github.com/order-tracking/platform/services/notification-service/internal/api"
+	"github.com/order-tracking/platform/services/notification-service/internal/notify"
+	"github.com/order-tracking/platform/services/notification-service/internal/postgres"
+	"github.com/order-tracking/platform/services/notification-service/internal/webhook"
+)
+
+// The values of NOTIFY_SENDER.
+const (
+	senderLog     = "log"
+	senderWebhook = "webhook"
+)
+
+// Config is notification-service's whole configuration, read from the
+// environment.
+type Config struct {
+	// DatabaseURL locates PostgreSQL, which holds the delivery log. The
+	// default is the local development server of hack/devenv.sh.
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://orders@127.0.0.1:5432/orders?sslmode=disable"`
+	// MigrateOnStart runs the schema migrations before serving. On
+	// Kubernetes a pre-install hook runs `notification-service migrate`.
+	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
+	// Sender selects how notifications leave: "log" writes each one to the
+	// log (the original system's mock), "webhook" POSTs it to
+	// NOTIFY_WEBHOOK_URL.
+	Sender string `env:"NOTIFY_SENDER" envDefault:"log"`
+
+	Log     logging.Config
+	HTTP    httpserver.Config
+	Kafka   kafka.ConsumerConfig
+	Notify  notify.Config
+	Webhook webhook.Config
+}
+
+// SetDefaults gives the shared settings this service's port and consumer
+// group.
+func (c *Config) SetDefaults() {
+	c.HTTP.Port = 8083
+	c.Kafka.GroupID = "notification-service"
+}
+
+// Validate reports every setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	checks := []interface{ Validate() error }{c.Log, c.HTTP, c.Kafka, c.Notify}
+	switch c.Sender {
+	case senderLog:
+	case senderWebhook:
+		checks = append(checks, c.Webhook)
+	default:
+		errs = append(errs, fmt.Errorf("NOTIFY_SENDER must be %s or %s, got %q", senderLog, senderWebhook, c.Sender))
+	}
+	for _, v := range checks {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// run builds the service, runs it until ctx ends and returns the exit code.
+// It never touches signals, so tests can run the whole service in-process.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := config.Load[Config]()
+	if err != nil {
+		fmt.Fprintf(stderr, "notification-service: %v\n", err)
+		return 2
+	}
+	logger := logging.New(cfg.Log, stderr).With("service", "notification-service")
+	// Handlers log unexpected errors through the default logger.
+	slog.SetDefault(logger)
+
+	switch {
+	case len(args) == 1 && args[0] == "migrate":
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+			logger.Error("migration failed", "error", err)
+			return 1
+		}
+		logger.Info("database schema is up to date")
+		return 0
+	case len(args) > 0:
+		fmt.Fprintf(stderr, "notification-service: unknown command %q (commands: migrate)\n", args[0])
+		return 2
+	}
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("notification-service stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if cfg.MigrateOnStart {
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	pool, err := pg.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	deliveries := postgres.NewDeliveryLog(pool)
+
+	var sender notify.Sender = notify.NewLogSender(logger)
+	if cfg.Sender == senderWebhook {
+		if sender, err = webhook.NewSender(cfg.Webhook, logger); err != nil {
+			return err
+		}
+	}
+
+	reg := httpserver.NewRegistry()
+	notifier, err := notify.NewNotifier(cfg.Notify, deliveries, sender, logger, reg)
+	if err != nil {
+		return err
+	}
+	consumer, err := kafka.NewConsumer(cfg.Kafka, notifier.HandleMessage, logger, kafka.ConsumerOptions{
+		// Without the delivery log nothing can be sent safely: consumption
+		// pauses while PostgreSQL is down instead of burning retries.
+		Gate:       pool.Ping,
+		Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	srv := httpserver.New(cfg.HTTP, logger, reg)
+	// Kafka is deliberately not a readiness check: the API reads only
+	// PostgreSQL and keeps answering while the broker is away, and the
+	// consumer catches up by itself once it is back.
+	srv.AddReadinessCheck("postgres", pool.Ping)
+	api.Register(srv.Router(), deliveries)
+
+	// Either one failing stops the other; both stop when ctx ends. The pool
+	// closes after both returned.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return consumer.Run(gctx) })
+	return g.Wait()
+}
