@@ -9,7 +9,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -19,11 +18,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
 	pg "github.com/order-tracking/platform/pkg/postgres"
+	"github.com/order-tracking/platform/pkg/service"
 	"github.com/order-tracking/platform/services/orders-service/internal/api"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
@@ -73,35 +72,14 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stderr))
 }
 
-// run builds the service, runs it until ctx ends and returns the exit code.
-// It never touches signals, so tests can run the whole service in-process.
+// run is the whole service minus signals, so tests can run it in-process.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
-	cfg, err := config.Load[Config]()
-	if err != nil {
-		fmt.Fprintf(stderr, "orders-service: %v\n", err)
-		return 2
-	}
-	logger := logging.New(cfg.Log, stderr).With("service", "orders-service")
-	// Handlers log unexpected errors through the default logger.
-	slog.SetDefault(logger)
-
-	switch {
-	case len(args) == 1 && args[0] == "migrate":
-		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
-			logger.Error("migration failed", "error", err)
-			return 1
-		}
-		logger.Info("database schema is up to date")
-		return 0
-	case len(args) > 0:
-		fmt.Fprintf(stderr, "orders-service: unknown command %q (commands: migrate)\n", args[0])
-		return 2
-	}
-	if err := serve(ctx, cfg, logger); err != nil {
-		logger.Error("orders-service stopped", "error", err)
-		return 1
-	}
-	return 0
+	return service.Run(ctx, args, stderr, service.Spec[Config]{
+		Name:     "orders-service",
+		Log:      func(c Config) logging.Config { return c.Log },
+		Serve:    serve,
+		Commands: map[string]service.Func[Config]{"migrate": migrate},
+	})
 }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
@@ -146,4 +124,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
 	return g.Wait()
+}
+
+// migrate brings the database schema up to date: `orders-service migrate`.
+func migrate(ctx context.Context, cfg Config, _ *slog.Logger) error {
+	return postgres.Migrate(ctx, cfg.DatabaseURL)
 }

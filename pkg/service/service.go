@@ -1,0 +1,84 @@
+// Package service is the shared body of every service's main: read and
+// validate the configuration, build the logger, dispatch a subcommand or
+// serve, and turn the outcome into an exit code. It never touches signals,
+// so tests run whole services in-process by cancelling a context.
+package service
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/order-tracking/platform/pkg/config"
+	"github.com/order-tracking/platform/pkg/logging"
+)
+
+// Exit codes: 2 for a usage or configuration error a person must fix, 1 for
+// a failure while running.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+)
+
+// Func is the work of a service or one of its commands.
+type Func[T any] func(ctx context.Context, cfg T, logger *slog.Logger) error
+
+// Spec describes one service to Run.
+type Spec[T any] struct {
+	// Name labels every log line and error message.
+	Name string
+	// Log picks the logging settings out of the configuration.
+	Log func(cfg T) logging.Config
+	// Serve runs the service until ctx ends; it returns nil on a clean stop.
+	Serve Func[T]
+	// Commands are one-shot subcommands by name, such as "migrate".
+	Commands map[string]Func[T]
+}
+
+// Run loads T from the environment and runs spec with args, writing logs to
+// stderr; it returns the process's exit code.
+func Run[T any](ctx context.Context, args []string, stderr io.Writer, spec Spec[T]) int {
+	cfg, err := config.Load[T]()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
+		return ExitUsage
+	}
+	logger := logging.New(spec.Log(cfg), stderr).With("service", spec.Name)
+	// Code without a logger of its own (handlers' unexpected errors) logs
+	// through the default one: give it the service's.
+	slog.SetDefault(logger)
+
+	work, what := spec.Serve, "serve"
+	if len(args) > 0 {
+		cmd, ok := spec.Commands[args[0]]
+		if !ok || len(args) > 1 {
+			fmt.Fprintf(stderr, "%s: unknown command %q (commands: %s)\n", spec.Name, strings.Join(args, " "), commandList(spec.Commands))
+			return ExitUsage
+		}
+		work, what = cmd, args[0]
+	}
+	if err := work(ctx, cfg, logger); err != nil {
+		logger.Error(spec.Name+" "+what+" failed", "error", err)
+		return ExitFailed
+	}
+	if what != "serve" {
+		logger.Info(spec.Name + " " + what + " done")
+	}
+	return ExitOK
+}
+
+func commandList[T any](cmds map[string]Func[T]) string {
+	if len(cmds) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
