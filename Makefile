@@ -4,8 +4,8 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # Every Go module of the workspace; go.work lists the same.
-MODULES := pkg services/orders-service
-SERVICES := orders-service
+MODULES := pkg services/orders-service services/tracking-service services/notification-service hack/e2e
+SERVICES := orders-service tracking-service notification-service
 DEVENV := hack/devenv.sh
 # Loads the local infrastructure's connection settings into a recipe's shell.
 WITH_ENV := eval "$$($(DEVENV) env)" &&

@@ -254,7 +254,11 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		"enable.auto.offset.store": false,
 		"enable.auto.commit":       true,
 		"max.poll.interval.ms":     int(maxPollInterval / time.Millisecond),
-		"go.logs.channel.enable":   false,
+		// A replica that crashed (SIGKILL, OOM) keeps its partitions until
+		// its session times out; 10s instead of the 45s default lets the
+		// others take over sooner, and is still well above the 3s heartbeat.
+		"session.timeout.ms":     10000,
+		"go.logs.channel.enable": false,
 	}
 	producerExtra := map[string]string{}
 	for k, v := range cfg.Extra {

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,14 +36,6 @@ func TestIntegrationNotifiesOncePerEvent(t *testing.T) {
 	dbURL := testinfra.NewDatabase(t)
 	brokers := testinfra.KafkaBrokers(t)
 	topic := testinfra.UniqueName("order-events-notify-e2e-")
-	port := freePort(t)
-	t.Setenv("DATABASE_URL", dbURL)
-	t.Setenv("KAFKA_BROKERS", brokers)
-	t.Setenv("KAFKA_TOPIC", topic)
-	t.Setenv("KAFKA_GROUP_ID", testinfra.UniqueName("notification-e2e-"))
-	t.Setenv("HTTP_PORT", strconv.Itoa(port))
-	t.Setenv("LOG_FORMAT", "json")
-	t.Setenv("NOTIFY_SENDER", "log")
 
 	// One partition, so the events are handled in the order produced: what
 	// comes after the redelivered event proves it was handled.
@@ -55,30 +45,14 @@ func TestIntegrationNotifiesOncePerEvent(t *testing.T) {
 	}
 
 	logs := &logRecorder{t: t}
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan int, 1)
-	go func() { exited <- run(ctx, nil, logs) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			if code != 0 {
-				t.Errorf("got exit code %d, want 0", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("service did not stop within 30s of cancellation")
-		}
-	})
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, "readyz answered " + resp.Status
-	})
+	base := testinfra.StartService(t, run, map[string]string{
+		"DATABASE_URL":   dbURL,
+		"KAFKA_BROKERS":  brokers,
+		"KAFKA_TOPIC":    topic,
+		"KAFKA_GROUP_ID": testinfra.UniqueName("notification-e2e-"),
+		"LOG_FORMAT":     "json",
+		"NOTIFY_SENDER":  "log",
+	}, logs)
 
 	at := time.Now().UTC()
 	o := events.Order{ID: 7, CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: "PENDING", CreatedAt: at, UpdatedAt: at}
@@ -233,16 +207,6 @@ func publish(t *testing.T, p *kafka.Producer, topic string, es ...events.Event) 
 			t.Fatalf("cannot publish event %d: %v", i, err)
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // logRecorder sends the service's log lines to the test log, shown on

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,38 +23,13 @@ func TestIntegrationOriginalREADMEFlow(t *testing.T) {
 	dbURL := testinfra.NewDatabase(t)
 	brokers := testinfra.KafkaBrokers(t)
 	topic := testinfra.UniqueName("order-events-e2e")
-	port := freePort(t)
-	t.Setenv("DATABASE_URL", dbURL)
-	t.Setenv("KAFKA_BROKERS", brokers)
-	t.Setenv("KAFKA_TOPIC", topic)
-	t.Setenv("HTTP_PORT", strconv.Itoa(port))
-	t.Setenv("LOG_FORMAT", "text")
-	t.Setenv("OUTBOX_POLL_INTERVAL", "200ms")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan int, 1)
-	go func() { exited <- run(ctx, nil, testLog{t}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			if code != 0 {
-				t.Errorf("got exit code %d, want 0", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("service did not stop within 30s of cancellation")
-		}
-	})
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, "readyz answered " + resp.Status
-	})
+	base := testinfra.StartService(t, run, map[string]string{
+		"DATABASE_URL":         dbURL,
+		"KAFKA_BROKERS":        brokers,
+		"KAFKA_TOPIC":          topic,
+		"LOG_FORMAT":           "text",
+		"OUTBOX_POLL_INTERVAL": "200ms",
+	}, nil)
 
 	var created map[string]any
 	status := call(t, http.MethodPost, base+"/orders/createOrder", `{"customerName":"Alice","item":"Laptop","quantity":1}`, &created)
@@ -167,23 +140,4 @@ func consume(t *testing.T, brokers, topic string, n int) []events.Event {
 		t.Fatalf("got %d events within 60s, want %d", len(got), n)
 	}
 	return got
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// testLog sends the service's log lines to the test log, shown on failure.
-// The test's cleanup waits for run to return, so no line comes after the test.
-type testLog struct{ t *testing.T }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }

@@ -1,0 +1,130 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+// streamWriteTimeout bounds each write to a stream. The server's own
+// WriteTimeout covers a whole response and would cut every stream off
+// after 30s, so streams replace it with a deadline per write: a client that
+// stopped reading still gets dropped, a client that keeps reading stays.
+const streamWriteTimeout = 10 * time.Second
+
+// handleEvents serves GET /track/:id/events, a Server-Sent Events stream:
+// the order's current state at once, then every change as it is stored,
+// each as an event named "state" whose id is the version and whose data is
+// the order as GET /track/{id} writes it. Comment lines keep the stream
+// alive while nothing changes.
+//
+// The stream ends when the client leaves, when it falls too far behind,
+// when the change subscription was interrupted (changes may have been
+// missed) and when the service shuts down. In every case but the first the
+// client's EventSource reconnects and starts again from the current state.
+func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Duration, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := parseID(c)
+		if err != nil {
+			writeError(c, log, err)
+			return
+		}
+		// Subscribe before reading the state, so that a change stored in
+		// between is delivered rather than lost; the version check below
+		// drops it if the state read already included it.
+		sub, err := changes.Subscribe(id)
+		if err != nil {
+			writeError(c, log, err)
+			return
+		}
+		defer sub.Close()
+		ctx := c.Request.Context()
+		o, err := svc.Get(ctx, id)
+		if err != nil {
+			writeError(c, log, err)
+			return
+		}
+
+		// The server's ReadTimeout needs no care: net/http clears the read
+		// deadline once the request is read, to notice the client leaving.
+		rc := http.NewResponseController(c.Writer)
+		h := c.Writer.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		// Stops nginx (and ingress-nginx) from buffering the stream.
+		h.Set("X-Accel-Buffering", "no")
+		c.Status(http.StatusOK)
+
+		s := stream{w: c.Writer, rc: rc}
+		if err := s.state(o); err != nil {
+			return
+		}
+		last := o.Version
+		ticker := time.NewTicker(heartbeat)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case o, ok := <-sub.Changes():
+				if !ok {
+					return
+				}
+				if o.Version <= last {
+					continue
+				}
+				last = o.Version
+				err = s.state(o)
+			case <-ticker.C:
+				err = s.comment("heartbeat")
+			}
+			if err != nil {
+				return // the client is gone or stuck; nobody to tell
+			}
+		}
+	}
+}
+
+// stream writes Server-Sent Events, each flushed at once.
+type stream struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+// state sends o as a "state" event.
+func (s stream) state(o tracking.Order) error {
+	// A trackedOrder always marshals, and to one line, as data must be.
+	data, _ := json.Marshal(toTracked(o))
+	return s.send(func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "id: %s\nevent: state\ndata: %s\n\n", strconv.FormatInt(o.Version, 10), data)
+		return err
+	})
+}
+
+// comment sends a comment line, which clients ignore.
+func (s stream) comment(text string) error {
+	return s.send(func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, ": %s\n\n", text)
+		return err
+	})
+}
+
+func (s stream) send(write func(io.Writer) error) error {
+	if err := s.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if err := write(s.w); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/order-tracking/platform/pkg/testinfra"
+	"github.com/order-tracking/platform/services/tracking-service/internal/redis/redistest"
+)
+
+func TestIntegrationStreamSendsStateThenChanges(t *testing.T) {
+	srv := startServer(t, defaultHTTPConfig(), Options{})
+	apply(t, srv.env.Store, order(11, 1, "PENDING"))
+	s := openStream(t, srv.base+"/track/11/events")
+
+	for k, want := range map[string]string{
+		"Content-Type":      "text/event-stream",
+		"Cache-Control":     "no-cache",
+		"X-Accel-Buffering": "no",
+	} {
+		if got := s.resp.Header.Get(k); got != want {
+			t.Errorf("got %s %q, want %q", k, got, want)
+		}
+	}
+	if got := s.nextState(t, 5*time.Second); got != toTracked(order(11, 1, "PENDING")) {
+		t.Fatalf("got initial state %+v, want version 1", got)
+	}
+	// A replay changes nothing and sends nothing; the next change is the
+	// next event.
+	apply(t, srv.env.Store, order(11, 1, "PENDING"), order(11, 2, "SHIPPED"), order(12, 1, "PENDING"))
+	if got := s.nextState(t, 5*time.Second); got != toTracked(order(11, 2, "SHIPPED")) {
+		t.Fatalf("got %+v, want version 2", got)
+	}
+}
+
+func TestIntegrationStreamOutlivesServerTimeouts(t *testing.T) {
+	// The server cuts ordinary requests off after 300ms; a stream must go
+	// on, heartbeats and changes included.
+	cfg := defaultHTTPConfig()
+	cfg.ReadTimeout, cfg.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv := startServer(t, cfg, Options{Heartbeat: 50 * time.Millisecond})
+	apply(t, srv.env.Store, order(11, 1, "PENDING"))
+	s := openStream(t, srv.base+"/track/11/events")
+	s.nextState(t, 5*time.Second)
+
+	start := time.Now()
+	heartbeats := 0
+	for time.Since(start) < 1500*time.Millisecond {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				t.Fatalf("stream ended after %s, want it open past the server's timeouts", time.Since(start))
+			}
+			if e.comment == "heartbeat" {
+				heartbeats++
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no heartbeat within 5s")
+		}
+	}
+	if heartbeats < 3 {
+		t.Errorf("got %d heartbeats in 1.5s, want several", heartbeats)
+	}
+	apply(t, srv.env.Store, order(11, 2, "SHIPPED"))
+	if got := s.nextState(t, 5*time.Second); got.Version != 2 {
+		t.Errorf("got version %d, want 2", got.Version)
+	}
+}
+
+func TestIntegrationManyStreamsShareOneSubscription(t *testing.T) {
+	const streams, orders = 50, 5
+	srv := startServer(t, defaultHTTPConfig(), Options{})
+	for id := int64(1); id <= orders; id++ {
+		apply(t, srv.env.Store, order(id, 1, "PENDING"))
+	}
+	ss := make([]*sseStream, streams)
+	for i := range ss {
+		ss[i] = openStream(t, fmt.Sprintf("%s/track/%d/events", srv.base, i%orders+1))
+		ss[i].nextState(t, 5*time.Second)
+	}
+	if n := srv.hub.Len(); n != streams {
+		t.Errorf("got %d hub subscribers, want %d", n, streams)
+	}
+	if ids := redistest.PubSubConns(t, srv.env.Client, srv.env.ClientName); len(ids) != 1 {
+		t.Errorf("got %d Redis connections subscribed for %d streams, want 1", len(ids), streams)
+	}
+	for id := int64(1); id <= orders; id++ {
+		apply(t, srv.env.Store, order(id, 2, "SHIPPED"))
+	}
+	for i, s := range ss {
+		if got := s.nextState(t, 5*time.Second); got.OrderID != int64(i%orders+1) || got.Version != 2 {
+			t.Errorf("stream %d: got order %d version %d, want order %d version 2", i, got.OrderID, got.Version, i%orders+1)
+		}
+	}
+}
+
+func TestIntegrationClientLeavingFreesSubscriber(t *testing.T) {
+	srv := startServer(t, defaultHTTPConfig(), Options{})
+	apply(t, srv.env.Store, order(11, 1, "PENDING"))
+	s := openStream(t, srv.base+"/track/11/events")
+	s.nextState(t, 5*time.Second)
+	if n := srv.hub.Len(); n != 1 {
+		t.Fatalf("got %d subscribers, want 1", n)
+	}
+	s.resp.Body.Close()
+	testinfra.Eventually(t, 5*time.Second, func() (bool, string) {
+		n := srv.hub.Len()
+		return n == 0, fmt.Sprintf("%d subscribers left", n)
+	})
+}
+
+func TestIntegrationShutdownEndsStreams(t *testing.T) {
+	srv := startServer(t, defaultHTTPConfig(), Options{})
+	apply(t, srv.env.Store, order(11, 1, "PENDING"))
+	s := openStream(t, srv.base+"/track/11/events")
+	s.nextState(t, 5*time.Second)
+
+	start := time.Now()
+	if err := srv.stop(); err != nil {
+		t.Fatalf("got %v, want a clean shutdown with a stream open", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %s, want streams to end promptly", d)
+	}
+	s.waitEnd(t, 5*time.Second)
+}
+
+func TestIntegrationStreamErrorsBeforeStreaming(t *testing.T) {
+	srv := startServer(t, defaultHTTPConfig(), Options{})
+	for _, tt := range []struct {
+		target string
+		status int
+	}{
+		{"/track/abc/events", http.StatusBadRequest},
+		{"/track/99/events", http.StatusNotFound},
+	} {
+		resp, err := http.Get(srv.base + tt.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("%s: got %s %q, want %d with a JSON body", tt.target, resp.Status, resp.Header.Get("Content-Type"), tt.status)
+		}
+	}
+	if n := srv.hub.Len(); n != 0 {
+		t.Errorf("got %d subscribers after refused streams, want 0", n)
+	}
+}

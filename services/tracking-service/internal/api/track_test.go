@@ -1,0 +1,155 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
+	"github.com/order-tracking/platform/services/tracking-service/internal/redis/redistest"
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+func newEngine(svc *tracking.Service) *gin.Engine {
+	e := gin.New()
+	Register(e, svc, hub.New(hub.Options{}), Options{Logger: quiet})
+	return e
+}
+
+func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, target, nil))
+	return rec
+}
+
+// checkJSON fails unless rec has status want and a JSON body, which it
+// returns decoded.
+func checkJSON(t *testing.T, rec *httptest.ResponseRecorder, want int) any {
+	t.Helper()
+	if rec.Code != want {
+		t.Fatalf("got status %d, want %d; body %s", rec.Code, want, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("got Content-Type %q, want application/json", ct)
+	}
+	var body any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+	}
+	return body
+}
+
+func TestIntegrationTrack(t *testing.T) {
+	env := redistest.New(t, 0)
+	apply(t, env.Store, order(11, 1, "PENDING"), order(11, 2, "SHIPPED"))
+	e := newEngine(newService(t, env.Store, fakeOrdersService(t, order(77, 3, "DELIVERED"))))
+
+	tests := []struct {
+		name   string
+		target string
+		status int
+		body   string // exact JSON for 200, the message for errors
+	}{
+		{"stored order", "/track/11", 200, `{"orderId":11,"customerName":"Alice","item":"Laptop","quantity":1,"status":"SHIPPED",` +
+			`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T12:02:00Z","version":2}`},
+		{"expired order filled from orders-service", "/track/77", 200, `{"orderId":77,"customerName":"Alice","item":"Laptop","quantity":1,"status":"DELIVERED",` +
+			`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T12:03:00Z","version":3}`},
+		{"unknown order", "/track/99", 404, "order 99 not found"},
+		{"orders-service failing", "/track/500", 503, "tracking is temporarily unavailable, retry later"},
+		{"id not a number", "/track/abc", 400, `id must be a positive integer, not "abc"`},
+		{"id zero", "/track/0", 400, `id must be a positive integer, not "0"`},
+		{"id negative", "/track/-1", 400, `id must be a positive integer, not "-1"`},
+		{"id too large", "/track/99999999999999999999", 400, `id must be a positive integer, not "99999999999999999999"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := get(t, e, tt.target)
+			body := checkJSON(t, rec, tt.status)
+			if tt.status == http.StatusOK {
+				if got := rec.Body.String(); got != tt.body {
+					t.Errorf("got body %s, want %s", got, tt.body)
+				}
+				return
+			}
+			m := body.(map[string]any)
+			if m["message"] != tt.body || m["status"] != float64(tt.status) || m["path"] != tt.target {
+				t.Errorf("got error body %v, want message %q, status %d, path %s", m, tt.body, tt.status, tt.target)
+			}
+		})
+	}
+
+	t.Run("fill is stored", func(t *testing.T) {
+		if got, err := env.Store.Get(t.Context(), 77); err != nil || got != order(77, 3, "DELIVERED") {
+			t.Errorf("got %+v, %v, want the filled order in Redis", got, err)
+		}
+	})
+}
+
+func TestIntegrationHistory(t *testing.T) {
+	env := redistest.New(t, 0)
+	// Applied out of order, with a duplicate: the timeline is still
+	// oldest first, one entry per version.
+	apply(t, env.Store, order(11, 2, "SHIPPED"), order(11, 1, "PENDING"), order(11, 2, "SHIPPED"))
+	e := newEngine(newService(t, env.Store, fakeOrdersService(t, order(77, 3, "DELIVERED"))))
+
+	tests := []struct {
+		name   string
+		target string
+		status int
+		want   string
+	}{
+		{"stored order", "/track/11/history", 200, `[{"status":"PENDING","at":"2025-03-01T12:01:00Z","version":1},` +
+			`{"status":"SHIPPED","at":"2025-03-01T12:02:00Z","version":2}]`},
+		{"expired order filled", "/track/77/history", 200, `[{"status":"DELIVERED","at":"2025-03-01T12:03:00Z","version":3}]`},
+		{"unknown order", "/track/99/history", 404, ""},
+		{"bad id", "/track/x/history", 400, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := get(t, e, tt.target)
+			checkJSON(t, rec, tt.status)
+			if tt.want != "" && rec.Body.String() != tt.want {
+				t.Errorf("got %s, want %s", rec.Body, tt.want)
+			}
+		})
+	}
+}
+
+func TestIntegrationOrdersServiceDown(t *testing.T) {
+	env := redistest.New(t, 0)
+	apply(t, env.Store, order(11, 1, "PENDING"))
+	e := newEngine(newService(t, env.Store, closedURL(t)))
+
+	tests := []struct {
+		target string
+		status int
+	}{
+		{"/track/11", 200},         // stored: orders-service not needed
+		{"/track/12", 503},         // a miss cannot be filled: not a 404
+		{"/track/12/history", 503}, // same for the timeline
+		{"/track/12/events", 503},  // and the stream
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			rec := get(t, e, tt.target)
+			checkJSON(t, rec, tt.status)
+			if tt.status == 503 && rec.Header().Get("Retry-After") == "" {
+				t.Error("got no Retry-After on a 503, want one")
+			}
+		})
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	e := newEngine(newService(t, redistest.Down(t), fakeOrdersService(t, order(11, 1, "PENDING"))))
+	for _, target := range []string{"/track/11", "/track/11/history", "/track/11/events"} {
+		t.Run(target, func(t *testing.T) {
+			checkJSON(t, get(t, e, target), http.StatusServiceUnavailable)
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package orders
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/order-tracking/platform/pkg/logging"
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+const orderJSON = `{"id":11,"customerName":"Alice","item":"Laptop","quantity":1,"status":"SHIPPED",` +
+	`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T13:00:00.123456Z","version":2}`
+
+func TestOrder(t *testing.T) {
+	want := tracking.Order{
+		ID: 11, CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: "SHIPPED", Version: 2,
+		CreatedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+		UpdatedAt: time.Date(2025, 3, 1, 13, 0, 0, 123456000, time.UTC),
+	}
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		want    tracking.Order
+		wantErr error
+	}{
+		{"found", http.StatusOK, orderJSON, want, nil},
+		{"not found", http.StatusNotFound, `{"type":"/problems/not-found"}`, tracking.Order{}, tracking.ErrNotFound},
+		{"server error", http.StatusInternalServerError, `{}`, tracking.Order{}, tracking.ErrUnavailable},
+		{"unavailable", http.StatusServiceUnavailable, `{}`, tracking.Order{}, tracking.ErrUnavailable},
+		{"not JSON", http.StatusOK, `<html>`, tracking.Order{}, tracking.ErrUnavailable},
+		{"another order", http.StatusOK, `{"id":12,"status":"SHIPPED","version":1}`, tracking.Order{}, tracking.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotPath, gotRequestID string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotPath, gotRequestID = r.URL.Path, r.Header.Get("X-Request-ID")
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c, err := NewClient(srv.URL+"/", time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Order(logging.WithRequestID(t.Context(), "req-1"), 11)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("got error %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			if gotPath != "/api/v1/orders/11" || gotRequestID != "req-1" {
+				t.Errorf("got request to %q with request ID %q, want /api/v1/orders/11 with req-1", gotPath, gotRequestID)
+			}
+		})
+	}
+}
+
+func TestOrderUnreachableOrSlowIsUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + l.Addr().String()
+	_ = l.Close()
+
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // until the client gives up, or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+
+	for name, url := range map[string]string{"down": closedURL, "slow": slow.URL} {
+		t.Run(name, func(t *testing.T) {
+			c, err := NewClient(url, 100*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Order(t.Context(), 1); !errors.Is(err, tracking.ErrUnavailable) {
+				t.Errorf("got %v, want an error wrapping ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+func TestNewClientRejectsBadURLs(t *testing.T) {
+	for _, u := range []string{"", "orders-service:8081", "ftp://x", "http://"} {
+		if _, err := NewClient(u, time.Second); err == nil {
+			t.Errorf("NewClient(%q): got no error, want one", u)
+		}
+	}
+}

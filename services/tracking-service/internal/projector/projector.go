@@ -1,0 +1,81 @@
+// Package projector applies the order events read from Kafka to the
+// tracking view, and measures what it did.
+package projector
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/kafka"
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+// applyTimeout bounds storing one event, retries of the Redis client
+// included; the consumer retries the event after it.
+const applyTimeout = 10 * time.Second
+
+// Projector is the consumer's handler: it decodes each record and applies
+// the event it holds.
+type Projector struct {
+	svc       *tracking.Service
+	applied   *prometheus.CounterVec
+	freshness prometheus.Histogram
+	now       func() time.Time
+}
+
+// New returns a projector applying events through svc. reg receives its
+// metrics; nil means none.
+func New(svc *tracking.Service, reg prometheus.Registerer) *Projector {
+	p := &Projector{
+		svc: svc,
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tracking_events_applied_total",
+			Help: "Order events processed, by result: applied (the state changed), stale (not newer than the stored state: a duplicate, replay or late event).",
+		}, []string{"result"}),
+		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tracking_event_freshness_seconds",
+			Help:    "Time from an order change (the event's occurredAt) to its state being applied here.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+		now: time.Now,
+	}
+	if reg != nil {
+		reg.MustRegister(p.applied, p.freshness)
+	}
+	return p
+}
+
+// Handle implements kafka.Handler. A record that does not decode, or whose
+// type is unknown, is a permanent error: the consumer dead-letters it, where
+// an operator sees it, instead of it vanishing. A failure to store is
+// returned as is, transient, so the consumer retries the record.
+func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
+	e, err := kafka.DecodeEvent(m)
+	if err != nil {
+		return err
+	}
+	// The consumer does not cancel ctx on shutdown, so that the message in
+	// hand is finished; this bounds how long finishing may take.
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	return p.Apply(ctx, e)
+}
+
+// Apply applies one decoded event.
+func (p *Projector) Apply(ctx context.Context, e events.Event) error {
+	applied, err := p.svc.Apply(ctx, e)
+	if err != nil {
+		return fmt.Errorf("cannot apply event %s (order %d version %d): %w", e.ID, e.OrderID, e.Version, err)
+	}
+	if !applied {
+		p.applied.WithLabelValues("stale").Inc()
+		return nil
+	}
+	p.applied.WithLabelValues("applied").Inc()
+	p.freshness.Observe(p.now().Sub(e.OccurredAt).Seconds())
+	return nil
+}

@@ -1,0 +1,98 @@
+package projector
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/kafka"
+	"github.com/order-tracking/platform/services/tracking-service/internal/redis/redistest"
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// record encodes e as the Kafka record the outbox relay publishes.
+func record(t *testing.T, e events.Event) kafka.Message {
+	t.Helper()
+	key, value, hs, err := events.Encode(e, "/orders-service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := kafka.Message{Topic: "order-events", Key: key, Value: value}
+	for _, h := range hs {
+		m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+	}
+	return m
+}
+
+func TestIntegrationHandle(t *testing.T) {
+	env := redistest.New(t, 0)
+	reg := prometheus.NewRegistry()
+	p := New(tracking.NewService(env.Store, nil), reg)
+	p.now = func() time.Time { return t0.Add(2 * time.Second) }
+
+	o := events.Order{ID: 11, CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: "PENDING", CreatedAt: t0, UpdatedAt: t0}
+	created := events.NewOrderCreated(o, 1, t0)
+	o.Status, o.UpdatedAt = "SHIPPED", t0.Add(time.Second)
+	shipped := events.NewOrderUpdated(o, "PENDING", 2, o.UpdatedAt)
+	unknown := record(t, created)
+	unknown.Value = []byte(strings.Replace(string(unknown.Value), string(events.TypeOrderCreated), "OrderRefundedEvent", 1))
+	for i, h := range unknown.Headers {
+		if h.Key == "ce_type" {
+			unknown.Headers[i].Value = []byte("OrderRefundedEvent")
+		}
+	}
+
+	tests := []struct {
+		name          string
+		msg           kafka.Message
+		wantPermanent bool
+		wantErr       bool
+	}{
+		{"created", record(t, created), false, false},
+		{"updated", record(t, shipped), false, false},
+		{"duplicate", record(t, shipped), false, false},
+		{"late", record(t, created), false, false},
+		{"unknown type dead-lettered", unknown, true, true},
+		{"undecodable", kafka.Message{Value: []byte("{")}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Handle(t.Context(), tt.msg)
+			if (err != nil) != tt.wantErr || kafka.IsPermanent(err) != tt.wantPermanent {
+				t.Fatalf("got %v (permanent %v), want error %v, permanent %v", err, kafka.IsPermanent(err), tt.wantErr, tt.wantPermanent)
+			}
+		})
+	}
+	got, err := env.Store.Get(t.Context(), 11)
+	if err != nil || got.Version != 2 || got.Status != "SHIPPED" {
+		t.Errorf("got %+v, %v, want version 2 SHIPPED", got, err)
+	}
+	want := `
+# HELP tracking_events_applied_total Order events processed, by result: applied (the state changed), stale (not newer than the stored state: a duplicate, replay or late event).
+# TYPE tracking_events_applied_total counter
+tracking_events_applied_total{result="applied"} 2
+tracking_events_applied_total{result="stale"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tracking_events_applied_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(p.freshness); n != 1 {
+		t.Errorf("got %d freshness series, want 1", n)
+	}
+}
+
+func TestRedisDownIsTransient(t *testing.T) {
+	p := New(tracking.NewService(redistest.Down(t), nil), nil)
+	e := events.NewOrderCreated(events.Order{ID: 1, Status: "PENDING", CreatedAt: t0, UpdatedAt: t0}, 1, t0)
+	err := p.Handle(t.Context(), record(t, e))
+	if err == nil || kafka.IsPermanent(err) || !errors.Is(err, tracking.ErrUnavailable) {
+		t.Errorf("got %v, want a transient error wrapping ErrUnavailable", err)
+	}
+}

@@ -1,0 +1,224 @@
+// Package redis is the Redis adapter of tracking-service: the tracking.Store
+// keeping each order's latest state and timeline, and the pub/sub
+// subscription that announces every change the store applies.
+package redis
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+// Config locates the Redis server.
+type Config struct {
+	// Addr is the server's host:port.
+	Addr string `env:"REDIS_ADDR" envDefault:"127.0.0.1:6379"`
+	// Username and Password authenticate with Redis ACLs; both may be empty.
+	Username string `env:"REDIS_USERNAME"`
+	Password string `env:"REDIS_PASSWORD"`
+	// DB is the logical database number.
+	DB int `env:"REDIS_DB" envDefault:"0"`
+	// KeyPrefix starts every key and channel name of the service, so that
+	// it can share a server with others.
+	KeyPrefix string `env:"REDIS_KEY_PREFIX" envDefault:"tracking:"`
+	// ClientName names the service's connections in CLIENT LIST.
+	ClientName string `env:"REDIS_CLIENT_NAME" envDefault:"tracking-service"`
+}
+
+// Validate reports every setting that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("REDIS_ADDR must not be empty"))
+	}
+	if c.DB < 0 {
+		errs = append(errs, fmt.Errorf("REDIS_DB must not be negative, got %d", c.DB))
+	}
+	if strings.ContainsAny(c.ClientName, " \n\r") {
+		// Redis refuses such names, which would fail every connection.
+		errs = append(errs, fmt.Errorf("REDIS_CLIENT_NAME must not contain spaces or newlines, got %q", c.ClientName))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid redis config: %w", err)
+	}
+	return nil
+}
+
+// NewClient returns a client for the server of cfg. Connecting is lazy: a
+// server that is down now fails the first command, not this call.
+func NewClient(cfg Config) *goredis.Client {
+	return goredis.NewClient(&goredis.Options{
+		Addr:       cfg.Addr,
+		Username:   cfg.Username,
+		Password:   cfg.Password,
+		DB:         cfg.DB,
+		ClientName: cfg.ClientName,
+		// Short enough that a request or a readiness probe fails with 503
+		// while Redis is unreachable instead of hanging until its own
+		// deadline; long enough for a busy server.
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  2 * time.Second,
+		WriteTimeout: 2 * time.Second,
+	})
+}
+
+// StoreOptions tunes a Store; the zero value is usable.
+type StoreOptions struct {
+	// KeyPrefix starts every key and channel name; default "tracking:".
+	// Tests give each run its own so that parallel packages do not collide.
+	KeyPrefix string
+	// TTL is how long an order is kept after its last change; default 24h.
+	TTL time.Duration
+	// Logger receives the subscription's connection problems; default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is the Redis tracking.Store. An order takes two keys, which share
+// a hash tag so that the script may touch both on Redis Cluster too:
+//
+//	<prefix>order:{<id>}           hash: version, state (JSON)
+//	<prefix>order:{<id>}:timeline  sorted set: entry JSON scored by version
+//
+// and every applied change is published on <prefix>changes:<id>.
+type Store struct {
+	client goredis.UniversalClient
+	prefix string
+	ttl    time.Duration
+	logger *slog.Logger
+}
+
+var _ tracking.Store = (*Store)(nil)
+
+// NewStore returns a store over client.
+func NewStore(client goredis.UniversalClient, opts StoreOptions) *Store {
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = "tracking:"
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 24 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Store{client: client, prefix: opts.KeyPrefix, ttl: opts.TTL, logger: opts.Logger}
+}
+
+//go:embed apply.lua
+var applySource string
+
+// applyScript is loaded once per server and then run by its SHA (EVALSHA,
+// falling back to EVAL after a restart flushed the script cache).
+var applyScript = goredis.NewScript(applySource)
+
+func (s *Store) stateKey(id int64) string {
+	return s.prefix + "order:{" + strconv.FormatInt(id, 10) + "}"
+}
+
+func (s *Store) timelineKey(id int64) string { return s.stateKey(id) + ":timeline" }
+
+func (s *Store) channel(id int64) string { return s.prefix + "changes:" + strconv.FormatInt(id, 10) }
+
+// pattern matches every order's channel. The prefix is escaped because
+// PSUBSCRIBE reads *, ? and [ in it as wildcards.
+func (s *Store) pattern() string {
+	var b strings.Builder
+	for _, r := range s.prefix + "changes:" {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String() + "*"
+}
+
+// state is an order as stored and published: the JSON other readers of the
+// keys and channels (and this package's Watch) see.
+type state struct {
+	ID           int64     `json:"orderId"`
+	CustomerName string    `json:"customerName"`
+	Item         string    `json:"item"`
+	Quantity     int       `json:"quantity"`
+	Status       string    `json:"status"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+	Version      int64     `json:"version"`
+}
+
+func (st state) order() tracking.Order { return tracking.Order(st) }
+
+// entry is a timeline entry as stored.
+type entry struct {
+	Status  string    `json:"status"`
+	At      time.Time `json:"at"`
+	Version int64     `json:"version"`
+}
+
+// Apply implements tracking.Store with one run of apply.lua.
+func (s *Store) Apply(ctx context.Context, o tracking.Order) (bool, error) {
+	// Both marshal calls take plain structs of strings, numbers and times,
+	// which cannot fail.
+	st, _ := json.Marshal(state(o))
+	c := o.Change()
+	en, _ := json.Marshal(entry{Status: c.Status, At: c.At, Version: c.Version})
+	n, err := applyScript.Run(ctx, s.client,
+		[]string{s.stateKey(o.ID), s.timelineKey(o.ID)},
+		o.Version, st, en, s.ttl.Milliseconds(), s.channel(o.ID),
+	).Int()
+	if err != nil {
+		return false, fmt.Errorf("%w: cannot apply version %d of order %d: %w", tracking.ErrUnavailable, o.Version, o.ID, err)
+	}
+	return n == 1, nil
+}
+
+// Get implements tracking.Store.
+func (s *Store) Get(ctx context.Context, id int64) (tracking.Order, error) {
+	raw, err := s.client.HGet(ctx, s.stateKey(id), "state").Bytes()
+	switch {
+	case errors.Is(err, goredis.Nil):
+		return tracking.Order{}, tracking.ErrNotFound
+	case err != nil:
+		return tracking.Order{}, fmt.Errorf("%w: cannot read order %d: %w", tracking.ErrUnavailable, id, err)
+	}
+	var st state
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return tracking.Order{}, fmt.Errorf("cannot decode stored order %d: %w", id, err)
+	}
+	return st.order(), nil
+}
+
+// History implements tracking.Store.
+func (s *Store) History(ctx context.Context, id int64) ([]tracking.StatusChange, error) {
+	raws, err := s.client.ZRange(ctx, s.timelineKey(id), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read timeline of order %d: %w", tracking.ErrUnavailable, id, err)
+	}
+	out := make([]tracking.StatusChange, 0, len(raws))
+	for _, raw := range raws {
+		var e entry
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			return nil, fmt.Errorf("cannot decode timeline entry of order %d: %w", id, err)
+		}
+		out = append(out, tracking.StatusChange(e))
+	}
+	return out, nil
+}
+
+// Ping reports whether Redis answers; it is the readiness check and the
+// consumer's gate.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: redis does not answer: %w", tracking.ErrUnavailable, err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package redis_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/order-tracking/platform/services/tracking-service/internal/redis/redistest"
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// order returns the state of order id at version v, with a status and
+// time that differ per version so that a wrong state shows.
+func order(id, v int64, status string) tracking.Order {
+	return tracking.Order{
+		ID: id, CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: status,
+		CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(v) * time.Minute), Version: v,
+	}
+}
+
+func TestIntegrationApply(t *testing.T) {
+	v1, v2, v3 := order(1, 1, "PENDING"), order(1, 2, "SHIPPED"), order(1, 3, "DELIVERED")
+	v2other := order(1, 2, "CANCELLED") // same version, different content: must not win
+	tests := []struct {
+		name        string
+		apply       []tracking.Order
+		wantApplied []bool
+		want        tracking.Order
+		wantHistory []int64
+	}{
+		{"first state", []tracking.Order{v1}, []bool{true}, v1, []int64{1}},
+		{"newer state", []tracking.Order{v1, v2}, []bool{true, true}, v2, []int64{1, 2}},
+		{"duplicate ignored", []tracking.Order{v1, v2, v2}, []bool{true, true, false}, v2, []int64{1, 2}},
+		{"equal version ignored", []tracking.Order{v1, v2, v2other}, []bool{true, true, false}, v2, []int64{1, 2}},
+		{"older ignored", []tracking.Order{v1, v3, v2}, []bool{true, true, false}, v3, []int64{1, 2, 3}},
+		{"late event fills timeline gap", []tracking.Order{v3, v1}, []bool{true, false}, v3, []int64{1, 3}},
+		{"replay adds nothing", []tracking.Order{v1, v2, v3, v1, v2, v3}, []bool{true, true, true, false, false, false}, v3, []int64{1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := redistest.New(t, time.Hour)
+			for i, o := range tt.apply {
+				applied, err := env.Store.Apply(t.Context(), o)
+				if err != nil {
+					t.Fatalf("apply %d: %v", i, err)
+				}
+				if applied != tt.wantApplied[i] {
+					t.Errorf("apply %d (version %d): got applied=%v, want %v", i, o.Version, applied, tt.wantApplied[i])
+				}
+			}
+			got, err := env.Store.Get(t.Context(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got state %+v, want %+v", got, tt.want)
+			}
+			h, err := env.Store.History(t.Context(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var versions []int64
+			for _, c := range h {
+				versions = append(versions, c.Version)
+				if want := order(1, c.Version, "").UpdatedAt; !c.At.Equal(want) {
+					t.Errorf("timeline version %d: got at %s, want %s", c.Version, c.At, want)
+				}
+			}
+			if !slices.Equal(versions, tt.wantHistory) {
+				t.Errorf("got timeline versions %v, want %v (%+v)", versions, tt.wantHistory, h)
+			}
+		})
+	}
+}
+
+func TestIntegrationApplySetsTTLOnBothKeys(t *testing.T) {
+	const ttl = time.Hour
+	env := redistest.New(t, ttl)
+	if _, err := env.Store.Apply(t.Context(), order(7, 1, "PENDING")); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{env.Prefix + "order:{7}", env.Prefix + "order:{7}:timeline"} {
+		got, err := env.Client.PTTL(t.Context(), key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got <= ttl-time.Minute || got > ttl {
+			t.Errorf("%s: got TTL %s, want about %s", key, got, ttl)
+		}
+	}
+}
+
+func TestIntegrationTimelineIsOldestFirstWithStatuses(t *testing.T) {
+	env := redistest.New(t, 0)
+	for _, o := range []tracking.Order{order(3, 2, "CONFIRMED"), order(3, 1, "PENDING"), order(3, 3, "SHIPPED")} {
+		if _, err := env.Store.Apply(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := env.Store.History(t.Context(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tracking.StatusChange{order(3, 1, "PENDING").Change(), order(3, 2, "CONFIRMED").Change(), order(3, 3, "SHIPPED").Change()}
+	if !slices.Equal(h, want) {
+		t.Errorf("got %+v, want %+v", h, want)
+	}
+}
+
+func TestIntegrationGetAndHistoryOfUnknownOrder(t *testing.T) {
+	env := redistest.New(t, 0)
+	if _, err := env.Store.Get(t.Context(), 404); !errors.Is(err, tracking.ErrNotFound) {
+		t.Errorf("Get: got error %v, want ErrNotFound", err)
+	}
+	h, err := env.Store.History(t.Context(), 404)
+	if err != nil || len(h) != 0 {
+		t.Errorf("History: got %v, %v, want an empty timeline", h, err)
+	}
+}
+
+func TestRedisDownIsUnavailable(t *testing.T) {
+	s := redistest.Down(t)
+	for name, call := range map[string]func() error{
+		"Apply":   func() error { _, err := s.Apply(t.Context(), order(1, 1, "PENDING")); return err },
+		"Get":     func() error { _, err := s.Get(t.Context(), 1); return err },
+		"History": func() error { _, err := s.History(t.Context(), 1); return err },
+		"Ping":    func() error { return s.Ping(t.Context()) },
+	} {
+		if err := call(); !errors.Is(err, tracking.ErrUnavailable) {
+			t.Errorf("%s: got error %v, want one wrapping ErrUnavailable", name, err)
+		}
+	}
+}

@@ -1,0 +1,166 @@
+// Package tracking is the domain of tracking-service: the latest known state
+// of each order and its status timeline, kept current from order events and,
+// when the store has forgotten an order, refilled from orders-service.
+//
+// It defines what the adapters implement (Store, Source) and has no
+// dependency on Redis, Kafka or HTTP.
+package tracking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/order-tracking/platform/pkg/events"
+)
+
+// Order is the latest known state of an order.
+type Order struct {
+	// ID is the order's id in orders-service.
+	ID int64
+	// CustomerName is who placed the order.
+	CustomerName string
+	// Item is what was ordered.
+	Item string
+	// Quantity is how many of Item were ordered.
+	Quantity int
+	// Status is the order's status, e.g. SHIPPED. A string, so that a status
+	// added later in orders-service passes through unchanged.
+	Status string
+	// CreatedAt is when the order was placed (UTC).
+	CreatedAt time.Time
+	// UpdatedAt is when the order last changed (UTC).
+	UpdatedAt time.Time
+	// Version is the order's version in orders-service: 1 on creation, +1
+	// per change. It decides which of two states is newer.
+	Version int64
+}
+
+// Change is the entry an order's state leaves in its timeline.
+func (o Order) Change() StatusChange {
+	return StatusChange{Status: o.Status, At: o.UpdatedAt, Version: o.Version}
+}
+
+// StatusChange is one entry of an order's timeline: the status the order had
+// at one version, and since when.
+type StatusChange struct {
+	// Status is the order's status at Version.
+	Status string
+	// At is when the order reached Version (UTC).
+	At time.Time
+	// Version is the order's version this entry describes.
+	Version int64
+}
+
+// FromEvent returns the state an event reports.
+func FromEvent(e events.Event) Order {
+	return Order{
+		ID:           e.OrderID,
+		CustomerName: e.Order.CustomerName,
+		Item:         e.Order.Item,
+		Quantity:     e.Order.Quantity,
+		Status:       e.Order.Status,
+		CreatedAt:    e.Order.CreatedAt,
+		UpdatedAt:    e.Order.UpdatedAt,
+		Version:      e.Version,
+	}
+}
+
+// ErrNotFound means the order is unknown: neither the store nor
+// orders-service has it.
+var ErrNotFound = errors.New("order not found")
+
+// ErrUnavailable is wrapped by errors of a dependency that cannot answer now
+// (Redis down, orders-service down or failing). It is not the client's fault
+// and may pass by itself, unlike ErrNotFound: telling a client "not found"
+// for an order that exists would be a lie.
+var ErrUnavailable = errors.New("dependency unavailable")
+
+// Store keeps the latest state and the timeline of each order.
+type Store interface {
+	// Apply stores o as the order's latest state if o.Version is newer than
+	// the stored one, and adds o's timeline entry if the timeline has none
+	// for that version, both in one atomic step. applied reports whether
+	// the latest state changed. A duplicate, replayed or late state
+	// therefore never moves an order backwards.
+	Apply(ctx context.Context, o Order) (applied bool, err error)
+	// Get returns the order's latest state, or ErrNotFound.
+	Get(ctx context.Context, id int64) (Order, error)
+	// History returns the order's timeline, oldest first; empty when the
+	// store does not know the order.
+	History(ctx context.Context, id int64) ([]StatusChange, error)
+}
+
+// Source is where an order the store has forgotten is read again: the
+// system of record, orders-service.
+type Source interface {
+	// Order returns the order's current state, ErrNotFound, or an error
+	// wrapping ErrUnavailable.
+	Order(ctx context.Context, id int64) (Order, error)
+}
+
+// Service answers tracking queries and applies order events.
+type Service struct {
+	store  Store
+	source Source
+}
+
+// NewService returns a Service reading and writing store, refilling misses
+// from source.
+func NewService(store Store, source Source) *Service {
+	return &Service{store: store, source: source}
+}
+
+// Apply records the state e reports; see Store.Apply.
+func (s *Service) Apply(ctx context.Context, e events.Event) (applied bool, err error) {
+	return s.store.Apply(ctx, FromEvent(e))
+}
+
+// Get returns the order's latest state. An order the store does not hold,
+// typically because its entry expired, is read from the source, stored
+// through the same version check as events, and answered.
+func (s *Service) Get(ctx context.Context, id int64) (Order, error) {
+	o, err := s.store.Get(ctx, id)
+	if !errors.Is(err, ErrNotFound) {
+		return o, err
+	}
+	return s.fill(ctx, id)
+}
+
+// History returns the order's timeline, oldest first. An order the store
+// does not hold is filled as in Get first; its timeline then starts at the
+// version orders-service reports, the earlier entries having expired.
+func (s *Service) History(ctx context.Context, id int64) ([]StatusChange, error) {
+	h, err := s.store.History(ctx, id)
+	if err != nil || len(h) > 0 {
+		return h, err
+	}
+	if _, err := s.Get(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.History(ctx, id)
+}
+
+func (s *Service) fill(ctx context.Context, id int64) (Order, error) {
+	o, err := s.source.Order(ctx, id)
+	if err != nil {
+		return Order{}, fmt.Errorf("cannot fill order %d from its source: %w", id, err)
+	}
+	applied, err := s.store.Apply(ctx, o)
+	if err != nil {
+		return Order{}, err
+	}
+	if applied {
+		return o, nil
+	}
+	// An event stored the same or a newer version between our miss and our
+	// write; the store's state is the one to answer, as it is what every
+	// later read and stream will see.
+	stored, err := s.store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		// Expired again in between: what the source said is still true.
+		return o, nil
+	}
+	return stored, err
+}

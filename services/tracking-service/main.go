@@ -1,0 +1,139 @@
+// Command tracking-service answers where an order is: it keeps each
+// order's latest state and status timeline in Redis, up to date from the
+// order events on Kafka, and serves them over HTTP, including a live
+// Server-Sent Events stream per order.
+//
+//	tracking-service    consume order events and serve the tracking API
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/order-tracking/platform/pkg/httpserver"
+	"github.com/order-tracking/platform/pkg/kafka"
+	"github.com/order-tracking/platform/pkg/logging"
+	"github.com/order-tracking/platform/pkg/service"
+	"github.com/order-tracking/platform/services/tracking-service/internal/api"
+	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
+	"github.com/order-tracking/platform/services/tracking-service/internal/orders"
+	"github.com/order-tracking/platform/services/tracking-service/internal/projector"
+	"github.com/order-tracking/platform/services/tracking-service/internal/redis"
+	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
+)
+
+// Config is tracking-service's whole configuration, read from the
+// environment.
+type Config struct {
+	// TTL is how long an order is kept after its last change. An order
+	// asked for after that is read again from orders-service.
+	TTL time.Duration `env:"TRACKING_TTL" envDefault:"24h"`
+	// OrdersServiceURL is where orders Redis has forgotten are read again.
+	OrdersServiceURL string `env:"ORDERS_SERVICE_URL" envDefault:"http://127.0.0.1:8081"`
+	// OrdersServiceTimeout bounds each read from orders-service: a client
+	// waits for it, and a quick 503 beats a hanging request.
+	OrdersServiceTimeout time.Duration `env:"ORDERS_SERVICE_TIMEOUT" envDefault:"2s"`
+	// SSEHeartbeat is the interval of the comment lines that keep idle
+	// event streams open through proxies.
+	SSEHeartbeat time.Duration `env:"SSE_HEARTBEAT_INTERVAL" envDefault:"15s"`
+
+	Log   logging.Config
+	HTTP  httpserver.Config
+	Redis redis.Config
+	Kafka kafka.ConsumerConfig
+}
+
+// SetDefaults gives the shared HTTP settings this service's port and the
+// shared consumer settings its group.
+func (c *Config) SetDefaults() {
+	c.HTTP.Port = 8082
+	c.Kafka.GroupID = "tracking-service"
+}
+
+// Validate reports every setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.TTL < time.Second {
+		errs = append(errs, fmt.Errorf("TRACKING_TTL must be at least 1s, got %s", c.TTL))
+	}
+	if _, err := orders.NewClient(c.OrdersServiceURL, c.OrdersServiceTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("ORDERS_SERVICE_URL: %w", err))
+	}
+	if c.OrdersServiceTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("ORDERS_SERVICE_TIMEOUT must be positive, got %s", c.OrdersServiceTimeout))
+	}
+	if c.SSEHeartbeat <= 0 {
+		errs = append(errs, fmt.Errorf("SSE_HEARTBEAT_INTERVAL must be positive, got %s", c.SSEHeartbeat))
+	}
+	for _, v := range []interface{ Validate() error }{c.Log, c.HTTP, c.Redis, c.Kafka} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// run is the whole service minus signals, so tests can run it in-process.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	return service.Run(ctx, args, stderr, service.Spec[Config]{
+		Name:  "tracking-service",
+		Log:   func(c Config) logging.Config { return c.Log },
+		Serve: serve,
+	})
+}
+
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	client := redis.NewClient(cfg.Redis)
+	defer client.Close()
+	store := redis.NewStore(client, redis.StoreOptions{KeyPrefix: cfg.Redis.KeyPrefix, TTL: cfg.TTL, Logger: logger})
+	source, err := orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout)
+	if err != nil {
+		return err
+	}
+	svc := tracking.NewService(store, source)
+
+	reg := httpserver.NewRegistry()
+	changes := hub.New(hub.Options{Registerer: reg})
+	srv := httpserver.New(cfg.HTTP, logger, reg)
+	srv.AddReadinessCheck("redis", store.Ping)
+	api.Register(srv.Router(), svc, changes, api.Options{Heartbeat: cfg.SSEHeartbeat, Logger: logger})
+
+	// The gate pauses consumption while Redis is down, instead of spending
+	// each event's retry budget and dead-lettering events that are fine.
+	consumer, err := kafka.NewConsumer(cfg.Kafka, projector.New(svc, reg).Handle, logger,
+		kafka.ConsumerOptions{Gate: store.Ping, Registerer: reg})
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return consumer.Run(gctx) })
+	// Every (re)subscription resets the hub: changes published while the
+	// subscription was down are lost, so streams restart from the current
+	// state.
+	g.Go(func() error { return store.Watch(gctx, changes.Publish, changes.Reset) })
+	// Open streams end when the service stops, or the HTTP server's drain
+	// would wait for them until its shutdown timeout.
+	g.Go(func() error {
+		<-gctx.Done()
+		changes.Close()
+		return nil
+	})
+	return g.Wait()
+}
