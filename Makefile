@@ -28,13 +28,30 @@ run: ## Start the infrastructure and run the services in the foreground (Ctrl-C 
 	@hack/run.sh $(SERVICES)
 
 .PHONY: build
-build: ## Build the service binaries into bin/
-	@mkdir -p bin && for s in $(SERVICES); do echo "build $$s"; go build -trimpath -o bin/$$s ./services/$$s; done
+build: ## Build the service binaries into bin/ (the same script the images use)
+	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: up ## Run every test of every module against the real local infrastructure
+test: up ## Run every test of every module against the real local infrastructure, then verify the deployment files
 	@$(WITH_ENV) for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory verify-deploy
+
+.PHONY: verify-deploy
+verify-deploy: ## Lint, render and strictly validate the Helm chart, skaffold.yaml and the Dockerfile (offline)
+	@hack/verify-deploy.sh
+
+.PHONY: dev
+dev: ## Run the platform on a local kind cluster with skaffold, rebuilding on change
+	@hack/dev.sh
+
+.PHONY: deploy
+deploy: ## Install the infrastructure and the app into the current kubectl context with Helm
+	@hack/deploy.sh up
+
+.PHONY: undeploy
+undeploy: ## Remove what make deploy installed (keeps volumes and CRDs)
+	@hack/deploy.sh down
 
 .PHONY: fuzz
 fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)

@@ -1,0 +1,202 @@
+{{/*
+Naming, labels and the per-service values. Every template that renders one
+object per service ranges over "order-tracking.serviceKeys" and reads the
+service's settings through "order-tracking.svc", which lays the service's own
+block over serviceDefaults.
+*/}}
+
+{{- define "order-tracking.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "order-tracking.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "order-tracking.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The values keys of the services, in the order they are rendered. */}}
+{{- define "order-tracking.serviceKeys" -}}
+ordersService trackingService notificationService
+{{- end }}
+
+{{/* The component (and binary) name of a values key: ordersService -> orders-service. */}}
+{{- define "order-tracking.component" -}}
+{{- $names := dict "ordersService" "orders-service" "trackingService" "tracking-service" "notificationService" "notification-service" -}}
+{{- required (printf "unknown service %q" .) (get $names .) -}}
+{{- end }}
+
+{{/*
+The settings of one service as YAML: serviceDefaults with the service's own
+block laid over it (maps merge; an empty value keeps the default).
+Call: fromYaml (include "order-tracking.svc" (dict "root" $ "key" "ordersService"))
+*/}}
+{{- define "order-tracking.svc" -}}
+{{- $defaults := deepCopy .root.Values.serviceDefaults -}}
+{{- $own := deepCopy (index .root.Values .key) -}}
+{{- $merged := mergeOverwrite $defaults $own -}}
+{{- $_ := set $merged "key" .key -}}
+{{- $_ := set $merged "component" (include "order-tracking.component" .key) -}}
+{{- $_ := set $merged "fullname" (printf "%s-%s" (include "order-tracking.fullname" .root | trunc 40 | trimSuffix "-") (include "order-tracking.component" .key)) -}}
+{{- toYaml $merged -}}
+{{- end }}
+
+{{/* Full name of a service's objects, from its values key. */}}
+{{- define "order-tracking.svcName" -}}
+{{- printf "%s-%s" (include "order-tracking.fullname" .root | trunc 40 | trimSuffix "-") (include "order-tracking.component" .key) -}}
+{{- end }}
+
+{{- define "order-tracking.labels" -}}
+helm.sh/chart: {{ include "order-tracking.chart" . }}
+app.kubernetes.io/name: {{ include "order-tracking.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: order-tracking
+{{- end }}
+
+{{/* Labels that select this release's pods (every component). */}}
+{{- define "order-tracking.releaseSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "order-tracking.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Call with (dict "root" $ "component" "orders-service"). */}}
+{{- define "order-tracking.componentLabels" -}}
+{{ include "order-tracking.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "order-tracking.selectorLabels" -}}
+{{ include "order-tracking.releaseSelectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/*
+Image reference of a service: [registry/]repository:tag. The tag may carry a
+digest (skaffold passes tag@sha256:...). Call with (dict "root" $ "svc" $svc).
+*/}}
+{{- define "order-tracking.image" -}}
+{{- $repo := .svc.image.repository -}}
+{{- with .root.Values.image.registry }}{{ $repo = printf "%s/%s" (trimSuffix "/" .) $repo }}{{ end -}}
+{{- $tag := .svc.image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion | toString -}}
+{{- if eq (first (splitList "@" $tag)) "latest" }}{{ fail (printf "%s: the image tag \"latest\" is not allowed; name a build" .svc.component) }}{{ end -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end }}
+
+{{- define "order-tracking.serviceAccountName" -}}
+{{- if .svc.serviceAccount.create -}}
+{{- default .svc.fullname .svc.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .svc.serviceAccount.name -}}
+{{- end -}}
+{{- end }}
+
+{{/* Kafka bootstrap address: the Strimzi cluster's, or the one the user brings. */}}
+{{- define "order-tracking.kafkaCluster" -}}
+{{- default (printf "%s-kafka" (include "order-tracking.fullname" . | trunc 50 | trimSuffix "-")) .Values.kafka.strimzi.clusterName -}}
+{{- end }}
+
+{{- define "order-tracking.kafkaBootstrap" -}}
+{{- if .Values.kafka.strimzi.enabled -}}
+{{- printf "%s-kafka-bootstrap:9092" (include "order-tracking.kafkaCluster" .) -}}
+{{- else -}}
+{{- required "kafka.bootstrapServers is required when kafka.strimzi.enabled is false" .Values.kafka.bootstrapServers -}}
+{{- end -}}
+{{- end }}
+
+{{- define "order-tracking.dltTopic" -}}
+{{- default (printf "%s.dlt" .Values.kafka.topic.name) .Values.kafka.deadLetterTopic.name -}}
+{{- end }}
+
+{{/* "true" when the monitoring objects should render (monitoring.enabled: auto|true|false). */}}
+{{- define "order-tracking.monitoringEnabled" -}}
+{{- $m := .Values.monitoring.enabled -}}
+{{- if eq (toString $m) "auto" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end -}}
+{{- else if eq (toString $m) "true" -}}
+true
+{{- end -}}
+{{- end }}
+
+{{/*
+Non-secret settings of a service as env var name: value (YAML map), used by its
+ConfigMap and, inline, by its migration Job (which runs before the ConfigMap
+exists on a first install). Call with (dict "root" $ "svc" $svc).
+*/}}
+{{- define "order-tracking.config" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $v := $root.Values -}}
+{{- $c := dict
+  "HTTP_PORT" (toString (int $svc.port))
+  "HTTP_SHUTDOWN_TIMEOUT" $svc.shutdownTimeout
+  "LOG_FORMAT" $svc.logging.format
+  "LOG_LEVEL" $svc.logging.level
+  "KAFKA_BROKERS" (include "order-tracking.kafkaBootstrap" $root)
+  "KAFKA_TOPIC" $v.kafka.topic.name
+-}}
+{{- if eq $svc.key "ordersService" -}}
+{{- $_ := set $c "KAFKA_CREATE_TOPIC" (ternary "false" "true" $v.kafka.strimzi.enabled) -}}
+{{- $_ := set $c "KAFKA_TOPIC_PARTITIONS" (toString (int $svc.kafka.topicPartitions)) -}}
+{{- $_ := set $c "MIGRATE_ON_START" (ternary "false" "true" $svc.migrations.hookJob) -}}
+{{- $_ := set $c "OUTBOX_POLL_INTERVAL" $svc.outboxPollInterval -}}
+{{- else if eq $svc.key "trackingService" -}}
+{{- $_ := set $c "KAFKA_GROUP_ID" $svc.kafka.groupId -}}
+{{- $_ := set $c "KAFKA_DLT_TOPIC" (include "order-tracking.dltTopic" $root) -}}
+{{- $_ := set $c "ORDERS_SERVICE_URL" (printf "http://%s:%d" (include "order-tracking.svcName" (dict "root" $root "key" "ordersService")) (int $v.ordersService.port)) -}}
+{{- $_ := set $c "TRACKING_TTL" $svc.ttl -}}
+{{- $_ := set $c "REDIS_ADDR" $v.redis.addr -}}
+{{- else if eq $svc.key "notificationService" -}}
+{{- $_ := set $c "KAFKA_GROUP_ID" $svc.kafka.groupId -}}
+{{- $_ := set $c "KAFKA_DLT_TOPIC" (include "order-tracking.dltTopic" $root) -}}
+{{- $_ := set $c "MIGRATE_ON_START" (ternary "false" "true" $svc.migrations.hookJob) -}}
+{{- $_ := set $c "NOTIFY_SENDER" $svc.notify.sender -}}
+{{- with $svc.notify.webhookUrl }}{{ $_ := set $c "NOTIFY_WEBHOOK_URL" . }}{{ end -}}
+{{- with $svc.notify.createdTemplate }}{{ $_ := set $c "NOTIFY_CREATED_TEMPLATE" . }}{{ end -}}
+{{- with $svc.notify.updatedTemplate }}{{ $_ := set $c "NOTIFY_UPDATED_TEMPLATE" . }}{{ end -}}
+{{- end -}}
+{{- range $k, $val := $svc.config }}{{ $_ := set $c $k (toString $val) }}{{ end -}}
+{{- toYaml $c -}}
+{{- end }}
+
+{{/*
+Env entries that carry credentials: the password from its Secret, then the
+URL that uses it through Kubernetes' $(VAR) expansion, so no credential is
+ever a plain value. Call with (dict "root" $ "svc" $svc).
+*/}}
+{{- define "order-tracking.secretEnv" -}}
+{{- $v := .root.Values -}}
+{{- if hasKey .svc "database" }}
+- name: DB_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "postgresql.existingSecret is required" $v.postgresql.existingSecret }}
+      key: {{ $v.postgresql.secretKey }}
+- name: DATABASE_URL
+  value: {{ printf "postgres://%s:$(DB_PASSWORD)@%s:%d/%s?sslmode=%s" $v.postgresql.username $v.postgresql.host (int $v.postgresql.port) .svc.database.name $v.postgresql.sslmode | quote }}
+{{- end }}
+{{- if and (eq .svc.key "trackingService") $v.redis.existingSecret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.redis.existingSecret }}
+      key: {{ $v.redis.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/* The restricted container security context, shared by every container. */}}
+{{- define "order-tracking.containerSecurityContext" -}}
+{{- toYaml .Values.serviceDefaults.securityContext }}
+{{- end }}

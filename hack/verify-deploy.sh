@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Verifies everything that deploys the platform, offline and without a
+# cluster or container runtime (part of `make test`):
+#   - hack/build.sh and the Dockerfile agree with go.work (every module copied)
+#   - helm lint --strict and helm template of charts/order-tracking for the
+#     default values and every charts/order-tracking/ci/*.yaml
+#   - every rendered object validated strictly (kubeconform -strict) against
+#     the Kubernetes 1.37 OpenAPI schema and the Strimzi, prometheus-operator
+#     and Gateway API CRDs
+#   - the chart's helm-unittest suites
+#   - skaffold.yaml against the skaffold v4beta14 JSON schema
+#   - the k8s/ values files parse, the hack/ scripts parse
+# and prints a summary. The tools come from hack/tools.sh (built once, cached).
+#
+# Environment:
+#   CRDS_DIR          Strimzi 1.2.0 and prometheus-operator v0.93.0 CRDs (default ../shared/crds)
+#   SKAFFOLD_SCHEMA   skaffold v4beta14 schema (default ../shared/schemas/skaffold-v4beta14.json)
+#   KUBE_VERSION      Kubernetes version to render and validate for (default 1.37.2)
+#   GATEWAY_API       sigs.k8s.io/gateway-api module version for the HTTPRoute CRD (default v1.5.1)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+KUBE_VERSION=${KUBE_VERSION:-1.37.2}
+GATEWAY_API=${GATEWAY_API:-v1.5.1}
+CRDS_DIR=${CRDS_DIR:-$root/../shared/crds}
+SKAFFOLD_SCHEMA=${SKAFFOLD_SCHEMA:-$root/../shared/schemas/skaffold-v4beta14.json}
+chart=charts/order-tracking
+cache=${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/order-tracking/tools}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+results=()
+failed=0
+# step NAME COMMAND...: runs a check, keeps its output, records the result.
+step() {
+	local name=$1
+	shift
+	local start=$SECONDS
+	if "$@" >"$work/step.log" 2>&1; then
+		results+=("$(printf 'ok    %-72s %4ss' "$name" $((SECONDS - start)))")
+	else
+		results+=("$(printf 'FAIL  %-72s %4ss' "$name" $((SECONDS - start)))")
+		failed=$((failed + 1))
+		echo "--- FAIL: $name" >&2
+		sed 's/^/    /' "$work/step.log" >&2
+	fi
+}
+
+echo "== verify-deploy: tools"
+start=$SECONDS
+bin=$(hack/tools.sh)
+export HELM_PLUGINS
+HELM_PLUGINS=$(dirname "$bin")/helm-plugins
+export HELM_CONFIG_HOME=$work/helm/config HELM_CACHE_HOME=$work/helm/cache HELM_DATA_HOME=$work/helm/data
+helm=$bin/helm
+echo "   $("$helm" version --short), kubeconform $("$bin/kubeconform" -v), in $((SECONDS - start))s"
+
+# module_dir MODULE@VERSION: where the Go module proxy's copy is unpacked.
+module_dir() {
+	(cd "$work" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "$1") |
+		awk -F'"' '$2 == "Dir" { print $4 }'
+}
+
+echo "== verify-deploy: schemas for Kubernetes $KUBE_VERSION and the CRDs"
+start=$SECONDS
+if [ ! -d "$CRDS_DIR" ]; then
+	echo "CRDS_DIR=$CRDS_DIR does not exist: point it at the Strimzi 1.2.0 and prometheus-operator v0.93.0 CRDs" >&2
+	exit 1
+fi
+k8s_dir=$(module_dir "k8s.io/kubernetes@v$KUBE_VERSION")
+gw_dir=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API")
+swagger=$k8s_dir/api/openapi-spec/swagger.json
+crds=("$CRDS_DIR"/*.yaml "$gw_dir/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml")
+schema_key=$( (echo "$KUBE_VERSION $GATEWAY_API"; cat "${crds[@]}"; sha256sum "$bin/kubeschema") | sha256sum | cut -c1-16)
+schemas=$cache/schemas/$schema_key
+if [ ! -f "$schemas/.done" ]; then
+	rm -rf "$cache/schemas"
+	"$bin/kubeschema" -out "$schemas" -openapi "$swagger" "${crds[@]}"
+	touch "$schemas/.done"
+fi
+echo "   $(find "$schemas" -name '*.json' | wc -l) schemas in $((SECONDS - start))s"
+
+echo "== verify-deploy: checks"
+step "Dockerfile copies every go.work module" hack/check-dockerfile.sh
+# The check must catch a module added to go.work and not to the Dockerfile.
+negative_check() {
+	sed 's#^\([[:space:]]*\)\./pkg$#&\n\1./services/new-service#' go.work >"$work/go.work"
+	grep -q new-service "$work/go.work" || { echo "could not add a module to a copy of go.work"; return 1; }
+	if hack/check-dockerfile.sh "$work/go.work" Dockerfile .dockerignore; then
+		echo "check-dockerfile.sh passed although go.work has a module the Dockerfile does not copy"
+		return 1
+	fi
+}
+step "Dockerfile check fails for a module missing from COPY" negative_check
+# shellcheck disable=SC2016 # expanded by the inner bash
+step "hack/*.sh parse (bash -n)" bash -c 'for f in hack/*.sh; do bash -n "$f" || exit 1; done'
+
+kubeconform() {
+	"$bin/kubeconform" -strict -summary -output text \
+		-kubernetes-version "$KUBE_VERSION" \
+		-schema-location "$schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json" "$@"
+}
+# render NAME [-f VALUES] [--api-versions API]: lint, template and validate
+# one set of values (helm lint takes no --api-versions).
+render() {
+	local name=$1
+	shift
+	local values=() apis=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-f) values+=(-f "$2") ;;
+		--api-versions) apis+=(--api-versions "$2") ;;
+		esac
+		shift 2
+	done
+	local out=$work/rendered-${name//\//-}.yaml
+	step "helm lint --strict ($name)" "$helm" lint --strict --kube-version "$KUBE_VERSION" "$chart" "${values[@]}"
+	step "helm template ($name)" template_to "$out" "${values[@]}" "${apis[@]}"
+	if [ -s "$out" ]; then
+		step "kubeconform -strict ($name: $(grep -c '^kind:' "$out") objects)" kubeconform "$out"
+	fi
+}
+template_to() {
+	local out=$1
+	shift
+	"$helm" template order-tracking "$chart" --namespace order-tracking --kube-version "$KUBE_VERSION" "$@" >"$out"
+}
+render defaults
+render "defaults, cluster with the Prometheus operator" --api-versions monitoring.coreos.com/v1
+for f in "$chart"/ci/*.yaml; do
+	render "ci/$(basename "$f")" -f "$f"
+done
+# Run from the chart so the suites' relative values paths (../ci/...) resolve.
+# shellcheck disable=SC2016 # expanded by the inner bash
+step "helm unittest (charts/order-tracking/tests)" bash -c 'cd "$1" && "$0" unittest --strict .' "$helm" "$chart"
+step "skaffold.yaml matches skaffold/v4beta14" "$bin/yamlschema" -schema "$SKAFFOLD_SCHEMA" skaffold.yaml
+echo '{"type": "object"}' >"$work/object.json"
+step "k8s/*.yaml parse" "$bin/yamlschema" -schema "$work/object.json" k8s/*.yaml
+
+echo
+echo "== verify-deploy summary"
+printf '%s\n' "${results[@]}"
+total=${#results[@]}
+echo "$((total - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
