@@ -74,6 +74,7 @@ install_missing() {
   [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || pkgs+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
   command -v kcat >/dev/null 2>&1 || pkgs+=(kcat)
+  command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus) # promtool, for the /metrics lint tests
   if ((${#pkgs[@]})); then apt_install "${pkgs[@]}"; fi
   command -v java >/dev/null 2>&1 || die "java (17+) is needed to run Kafka"
   if [ ! -f "$KAFKA_CACHE/.complete" ]; then

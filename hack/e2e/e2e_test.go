@@ -32,7 +32,8 @@ type platform struct {
 	c                              *client
 }
 
-func startPlatform(t *testing.T) *platform {
+// startPlatform starts the three services; env is added to each one's.
+func startPlatform(t *testing.T, env map[string]string) *platform {
 	t.Helper()
 	db := testinfra.NewDatabase(t)
 	brokers := testinfra.KafkaBrokers(t)
@@ -40,6 +41,9 @@ func startPlatform(t *testing.T) *platform {
 	bins := buildServices(t, "orders-service", "tracking-service", "notification-service")
 	p := &platform{brokers: brokers, topic: testinfra.UniqueName("e2e-order-events-"), c: newClient()}
 	common := map[string]string{"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": p.topic}
+	for k, v := range env {
+		common[k] = v
+	}
 	with := func(extra map[string]string) map[string]string {
 		m := map[string]string{}
 		for k, v := range common {
@@ -411,7 +415,7 @@ func (p *platform) caughtUp(t *testing.T) (bool, string) {
 
 // TestIntegrationPlatform is the end-to-end proof of the read side.
 func TestIntegrationPlatform(t *testing.T) {
-	p := startPlatform(t)
+	p := startPlatform(t, nil)
 	ctx := t.Context()
 	var all []*order
 

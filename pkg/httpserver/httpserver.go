@@ -1,7 +1,7 @@
 // Package httpserver is the HTTP bootstrap every service uses: a gin router
-// with request IDs, panic recovery, Prometheus metrics and access logs
-// already wired, the /healthz, /readyz and /metrics endpoints, and a Run
-// that drains in-flight requests on shutdown.
+// with trace spans, request IDs, panic recovery, Prometheus metrics and
+// access logs already wired, the /healthz, /readyz and /metrics endpoints,
+// and a Run that drains in-flight requests on shutdown.
 package httpserver
 
 import (
@@ -120,11 +120,14 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) *Server {
 
 	s := &Server{cfg: cfg, logger: logger, engine: engine}
 
-	// Order matters. The request ID comes first so every later step can log
-	// it. Metrics and the access log wrap recovery, not the other way
-	// round, so that a panic is counted and logged as the 500 the client
-	// got: outside recovery they would see the panic unwind past them.
+	// Order matters. The span comes first, so that it covers the whole
+	// request and every later log line carries its trace_id. The request ID
+	// comes next so every later step can log it. Metrics and the access log
+	// wrap recovery, not the other way round, so that a panic is counted
+	// and logged as the 500 the client got: outside recovery they would see
+	// the panic unwind past them.
 	engine.Use(
+		traceRequests(),
 		requestID(),
 		observe(newRequestMetrics(reg), logger),
 		recovery(logger),

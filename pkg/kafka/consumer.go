@@ -14,6 +14,9 @@ import (
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Timings of the consumer loop. They are constants rather than settings
@@ -155,7 +158,9 @@ func (c ConsumerConfig) Validate() error {
 // Permanent sends the message to the dead-letter topic at once; any other
 // error is retried with backoff until the retry budget is spent. ctx is not
 // cancelled when the consumer stops, so the message in hand is finished;
-// handlers bound their own calls with timeouts.
+// handlers bound their own calls with timeouts. ctx carries the message's
+// consumer span, "process <topic>", a child of the span that published the
+// message: the handler's calls and log lines join the message's trace.
 type Handler func(ctx context.Context, m Message) error
 
 // ConsumerOptions are a Consumer's optional collaborators.
@@ -185,6 +190,7 @@ type Consumer struct {
 	metrics *consumerMetrics
 	kc      *ckafka.Consumer
 	dlt     *Producer
+	tel     telemetry
 
 	started atomic.Bool
 
@@ -233,7 +239,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("topic", cfg.Topic, "group", cfg.GroupID)
-	metrics, err := newConsumerMetrics(opts.Registerer)
+	metrics, err := newConsumerMetrics(opts.Registerer, cfg.Topic)
 	if err != nil {
 		return nil, err
 	}
@@ -291,6 +297,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		metrics: metrics,
 		kc:      kc,
 		dlt:     dlt,
+		tel:     newTelemetry(),
 		next:    map[int32]int64{},
 		rewind:  map[int32]int64{},
 	}, nil
@@ -420,8 +427,14 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 	// c.logger already carries the topic.
 	log := c.logger.With("partition", m.Partition, "offset", m.Offset)
 	// The handler's context does not end with ctx: on shutdown the message
-	// in hand is finished rather than cut off half-way.
-	hctx := context.WithoutCancel(ctx)
+	// in hand is finished rather than cut off half-way. It carries the
+	// message's consumer span, which covers every attempt and the
+	// dead-lettering.
+	hctx, span := c.tel.startProcess(context.WithoutCancel(ctx), c.cfg.GroupID, m)
+	defer span.End()
+	// ctx with the span in it: it still ends with the consumer, and the
+	// dead-letter publish made under it is a child of the span.
+	sctx := trace.ContextWithSpan(ctx, span)
 	var (
 		attempts int
 		start    time.Time     // of the first attempt
@@ -445,6 +458,9 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 		}
 		attempts++
 		err := c.call(hctx, m)
+		if err != nil {
+			span.RecordError(err, trace.WithAttributes(attribute.Int("attempt", attempts)))
+		}
 		if err == nil {
 			c.metrics.handled.WithLabelValues(c.cfg.Topic).Inc()
 			c.store(km, log)
@@ -452,19 +468,22 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 		}
 		if IsPermanent(err) {
 			c.metrics.failed.WithLabelValues(c.cfg.Topic, "permanent").Inc()
-			log.Warn("kafka message cannot be handled, dead-lettering it", "error", err, "attempt", attempts)
-			c.deadLetter(ctx, km, m, err, attempts, reasonPermanent, log)
+			log.WarnContext(hctx, "kafka message cannot be handled, dead-lettering it", "error", err, "attempt", attempts)
+			span.SetStatus(codes.Error, "dead-lettered ("+reasonPermanent+"): "+err.Error())
+			c.deadLetter(sctx, km, m, err, attempts, reasonPermanent, log)
 			return
 		}
 		c.metrics.failed.WithLabelValues(c.cfg.Topic, "transient").Inc()
 		if ctx.Err() != nil {
-			log.Info("kafka consumer stopping, message left for redelivery", "error", err, "attempt", attempts)
+			log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "error", err, "attempt", attempts)
+			span.AddEvent("left for redelivery")
 			return
 		}
 		spent := time.Since(start) - held
 		if spent >= c.cfg.RetryBudget {
-			log.Warn("kafka message retry budget exhausted, dead-lettering it", "error", err, "attempt", attempts, "spent", spent)
-			c.deadLetter(ctx, km, m, err, attempts, reasonExhausted, log)
+			log.WarnContext(hctx, "kafka message retry budget exhausted, dead-lettering it", "error", err, "attempt", attempts, "spent", spent)
+			span.SetStatus(codes.Error, "dead-lettered ("+reasonExhausted+"): "+err.Error())
+			c.deadLetter(sctx, km, m, err, attempts, reasonExhausted, log)
 			return
 		}
 		// The last wait ends at the budget, so the attempt after it is the
@@ -472,12 +491,13 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 		// budget plus one handler call, not a backoff step more.
 		wait := min(backoff, c.cfg.RetryBudget-spent)
 		backoff = min(2*backoff, maxBackoff)
-		log.Info("kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", wait)
+		log.InfoContext(hctx, "kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", wait)
 		// No polling while waiting: the whole budget is far below
 		// max.poll.interval.ms, so the group keeps this member, and a
 		// rebalance waits for it at most about the budget.
 		if !sleep(ctx, wait) {
-			log.Info("kafka consumer stopping, message left for redelivery", "attempt", attempts)
+			log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "attempt", attempts)
+			span.AddEvent("left for redelivery")
 			return
 		}
 	}
@@ -490,7 +510,7 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 func (c *Consumer) call(ctx context.Context, m Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.logger.Error("kafka handler panicked", "partition", m.Partition, "offset", m.Offset, "panic", r, "stack", string(debug.Stack()))
+			c.logger.ErrorContext(ctx, "kafka handler panicked", "partition", m.Partition, "offset", m.Offset, "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("handler panicked: %v", r)
 		}
 	}()
@@ -710,9 +730,11 @@ func (c *Consumer) rebalance(kc *ckafka.Consumer, ev ckafka.Event) error {
 // acknowledged it, stores km's offset. A failed publish is retried, with
 // consumption on hold meanwhile, until it succeeds or the message must be
 // abandoned: the message is neither stored nor skipped before its copy is
-// safe.
+// safe. ctx carries m's consumer span, which the copy's trace context
+// names instead of the original producer's.
 func (c *Consumer) deadLetter(ctx context.Context, km *ckafka.Message, m Message, cause error, attempts int, reason string, log *slog.Logger) {
 	dm := c.deadLetterMessage(m, cause, attempts, reason, time.Now())
+	c.tel.inject(ctx, &dm.Headers)
 	backoff := firstBackoff
 	for {
 		// Not cancelled by ctx, like the handler: the message in hand is
@@ -720,13 +742,13 @@ func (c *Consumer) deadLetter(ctx context.Context, km *ckafka.Message, m Message
 		err := c.dlt.Publish(context.WithoutCancel(ctx), []Message{dm})[0]
 		if err == nil {
 			c.metrics.deadLettered.WithLabelValues(c.cfg.Topic, reason).Inc()
-			log.Warn("kafka message dead-lettered", "dead_letter_topic", c.cfg.DeadLetterTopic, "reason", reason, "attempts", attempts)
+			log.WarnContext(ctx, "kafka message dead-lettered", "dead_letter_topic", c.cfg.DeadLetterTopic, "reason", reason, "attempts", attempts)
 			// Only now, with the copy acknowledged, may the group move past
 			// the original.
 			c.store(km, log)
 			return
 		}
-		log.Error("cannot publish to the dead-letter topic, retrying", "dead_letter_topic", c.cfg.DeadLetterTopic, "error", err)
+		log.ErrorContext(ctx, "cannot publish to the dead-letter topic, retrying", "dead_letter_topic", c.cfg.DeadLetterTopic, "error", err)
 		if ctx.Err() != nil {
 			return
 		}

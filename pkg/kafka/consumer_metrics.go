@@ -28,10 +28,11 @@ type consumerMetrics struct {
 	lag          *prometheus.GaugeVec     // topic, partition
 }
 
-// newConsumerMetrics builds the metrics and registers them on reg, if any.
-// A second consumer on the same registry (two consumers in one service)
-// shares the first one's collectors instead of failing.
-func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
+// newConsumerMetrics builds the metrics of a consumer of topic and
+// registers them on reg, if any. A second consumer on the same registry (two
+// consumers in one service) shares the first one's collectors instead of
+// failing.
+func newConsumerMetrics(reg prometheus.Registerer, topic string) (*consumerMetrics, error) {
 	m := &consumerMetrics{
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			// The Spring Kafka name, so the old dashboards keep working.
@@ -89,7 +90,22 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 	if m.lag, err = register(reg, m.lag); err != nil {
 		return nil, err
 	}
+	m.initialize(topic)
 	return m, nil
+}
+
+// initialize creates the topic's counter series at zero. A series that
+// first appears at 1 hides that increment from increase() and rate(), so an
+// alert on the first dead-lettered message would never fire; and a
+// dashboard lists the series before anything happened.
+func (m *consumerMetrics) initialize(topic string) {
+	m.consumed.WithLabelValues(topic)
+	m.handled.WithLabelValues(topic)
+	m.retried.WithLabelValues(topic)
+	m.failed.WithLabelValues(topic, "permanent")
+	m.failed.WithLabelValues(topic, "transient")
+	m.deadLettered.WithLabelValues(topic, reasonPermanent)
+	m.deadLettered.WithLabelValues(topic, reasonExhausted)
 }
 
 // register registers c on reg, or returns the identical collector already

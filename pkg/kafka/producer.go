@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ProducerConfig configures a Producer.
@@ -69,6 +70,7 @@ type Header struct {
 type Producer struct {
 	p      *ckafka.Producer
 	logger *slog.Logger
+	tel    telemetry
 	wg     sync.WaitGroup
 }
 
@@ -100,7 +102,7 @@ func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create kafka producer: %w", err)
 	}
-	pr := &Producer{p: p, logger: logger}
+	pr := &Producer{p: p, logger: logger, tel: newTelemetry()}
 	pr.wg.Add(1)
 	go pr.watch()
 	return pr, nil
@@ -131,9 +133,17 @@ func (p *Producer) watch() {
 // the broker); messages of one partition are acknowledged in the order given.
 // When ctx ends first, the messages still unconfirmed get ctx's error: they
 // may yet be delivered, so callers must treat them as "maybe sent".
+//
+// Each message gets a producer span, "publish <topic>", ended by the
+// broker's answer, and its context in the traceparent header. A message
+// that already carries a traceparent (an outbox row's) continues that trace,
+// with a link to the span in ctx; any other is a child of the span in ctx.
+// msgs' own Headers are left unchanged.
 func (p *Producer) Publish(ctx context.Context, msgs []Message) []error {
 	errs := make([]error, len(msgs))
 	reports := make(chan ckafka.Event, len(msgs))
+	// spans[i] is message i's producer span until it is ended.
+	spans := make([]trace.Span, len(msgs))
 	pending := 0
 	for i, m := range msgs {
 		km := &ckafka.Message{
@@ -142,10 +152,15 @@ func (p *Producer) Publish(ctx context.Context, msgs []Message) []error {
 			Value:          m.Value,
 			Opaque:         i,
 		}
-		for _, h := range m.Headers {
+		// startPublish writes to a copy when it changes the headers.
+		hs := m.Headers
+		spans[i] = p.tel.startPublish(ctx, m.Topic, m.Key, &hs)
+		for _, h := range hs {
 			km.Headers = append(km.Headers, ckafka.Header{Key: h.Key, Value: h.Value})
 		}
 		if err := p.produce(ctx, km, reports); err != nil {
+			endPublish(spans[i], 0, 0, err)
+			spans[i] = nil
 			// Later messages must not overtake this one, so stop here.
 			for j := i; j < len(msgs); j++ {
 				errs[j] = err
@@ -165,10 +180,15 @@ func (p *Producer) Publish(ctx context.Context, msgs []Message) []error {
 			if m.TopicPartition.Error != nil {
 				errs[idx] = fmt.Errorf("broker did not take message: %w", m.TopicPartition.Error)
 			}
+			endPublish(spans[idx], m.TopicPartition.Partition, int64(m.TopicPartition.Offset), errs[idx])
+			spans[idx] = nil
 		case <-ctx.Done():
 			for i := range errs {
 				if errs[i] == nil {
 					errs[i] = ctx.Err()
+				}
+				if spans[i] != nil {
+					endPublish(spans[i], 0, 0, errs[i])
 				}
 			}
 			// Reports still to come land in the buffered channel and are dropped with it.

@@ -1,6 +1,6 @@
 // Package logging builds the structured logger every service uses, and
 // carries the request ID through a context so that every log line written
-// while serving a request can be tied back to it.
+// while serving a request can be tied back to it, and to its trace.
 package logging
 
 import (
@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config selects the log output. JSON is for production, where the log
@@ -43,7 +45,8 @@ func (c Config) Validate() error {
 // setting is rejected.
 //
 // The returned logger adds request_id to every record whose context
-// carries one (see WithRequestID), so use the *Context logging methods
+// carries one (see WithRequestID), and trace_id and span_id to every record
+// whose context carries a span, so use the *Context logging methods
 // (InfoContext, LogAttrs, ...) when a request context is at hand.
 func New(cfg Config, w io.Writer) *slog.Logger {
 	level, ok := parseLevel(cfg.Level)
@@ -87,13 +90,20 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// RequestIDKey is the attribute key under which ContextHandler writes the
-// request ID.
-const RequestIDKey = "request_id"
+// Attribute keys under which ContextHandler writes what it finds in a
+// record's context.
+const (
+	RequestIDKey = "request_id"
+	// TraceIDKey and SpanIDKey hold the OpenTelemetry span's IDs in hex, as
+	// trace backends show them, so a log line leads to its trace.
+	TraceIDKey = "trace_id"
+	SpanIDKey  = "span_id"
+)
 
 // ContextHandler is a slog.Handler that adds the request ID found in a
-// record's context as the request_id attribute, so code deep in a request
-// path does not have to pass the ID to every log call.
+// record's context as the request_id attribute, and the IDs of the span
+// found there as trace_id and span_id, so code deep in a request path does
+// not have to pass them to every log call.
 type ContextHandler struct {
 	next slog.Handler
 }
@@ -114,13 +124,26 @@ func (h *ContextHandler) Enabled(ctx context.Context, level slog.Level) bool {
 	return h.next.Enabled(ctx, level)
 }
 
-// Handle adds request_id from ctx, if present, and passes the record on.
+// Handle adds request_id, trace_id and span_id from ctx, those present,
+// and passes the record on.
 func (h *ContextHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := RequestID(ctx); id != "" {
-		// Clone: the record may be shared with other handlers, and adding
-		// to it in place would be visible to them.
-		r = r.Clone()
+	if ctx == nil {
+		// A caller may pass nil to Log or LogAttrs; nothing to add then.
+		return h.next.Handle(ctx, r)
+	}
+	id := RequestID(ctx)
+	sc := trace.SpanContextFromContext(ctx)
+	if id == "" && !sc.IsValid() {
+		return h.next.Handle(ctx, r)
+	}
+	// Clone: the record may be shared with other handlers, and adding to it
+	// in place would be visible to them.
+	r = r.Clone()
+	if id != "" {
 		r.AddAttrs(slog.String(RequestIDKey, id))
+	}
+	if sc.IsValid() {
+		r.AddAttrs(slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
 	}
 	return h.next.Handle(ctx, r)
 }

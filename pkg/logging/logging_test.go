@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -115,5 +117,48 @@ func TestNewContextHandlerDoesNotWrapTwice(t *testing.T) {
 		t.Fatal("got nil wrapped handler")
 	} else if _, nested := inner.(*ContextHandler); nested {
 		t.Fatal("got a ContextHandler wrapping a ContextHandler, want a single layer")
+	}
+}
+
+func TestTraceIDsInLogs(t *testing.T) {
+	traceID := trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	spanID := trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}
+	withSpan := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
+	}))
+	tests := []struct {
+		name          string
+		ctx           context.Context
+		wantTrace     string
+		wantSpan      string
+		wantRequestID string
+	}{
+		{name: "no span", ctx: context.Background()},
+		{name: "span", ctx: withSpan, wantTrace: "4bf92f3577b34da6a3ce929d0e0e4736", wantSpan: "00f067aa0ba902b7"},
+		{name: "span and request id", ctx: WithRequestID(withSpan, "req-1"), wantTrace: "4bf92f3577b34da6a3ce929d0e0e4736", wantSpan: "00f067aa0ba902b7", wantRequestID: "req-1"},
+		{
+			name: "invalid span context is left out",
+			ctx:  trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID})),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := New(Config{Format: "json", Level: "info"}, &buf).With("service", "orders")
+			logger.InfoContext(tt.ctx, "line")
+			var rec map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+				t.Fatalf("line is not JSON: %v: %s", err, buf.String())
+			}
+			for key, want := range map[string]string{TraceIDKey: tt.wantTrace, SpanIDKey: tt.wantSpan, RequestIDKey: tt.wantRequestID} {
+				got, present := rec[key].(string)
+				if got != want || present != (want != "") {
+					t.Errorf("got %s %q (present %v), want %q", key, got, present, want)
+				}
+			}
+			if rec["service"] != "orders" {
+				t.Errorf("got service %v, want orders (attrs from With must survive)", rec["service"])
+			}
+		})
 	}
 }

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/logging"
+	"github.com/order-tracking/platform/pkg/tracing"
 )
 
 // Exit codes: 2 for a usage or configuration error a person must fix, 1 for
@@ -24,13 +27,22 @@ const (
 	ExitUsage  = 2
 )
 
+// traceFlushTimeout bounds the flush of buffered spans at exit, so that an
+// unreachable collector cannot hold up a stopping pod.
+const traceFlushTimeout = 5 * time.Second
+
 // Func is the work of a service or one of its commands.
 type Func[T any] func(ctx context.Context, cfg T, logger *slog.Logger) error
 
 // Spec describes one service to Run.
 type Spec[T any] struct {
-	// Name labels every log line and error message.
+	// Name labels every log line and error message, and is the traces'
+	// service.name.
 	Name string
+	// Version is the traces' service.version: the binary's build stamp
+	// (main.version, set with -ldflags -X). Empty means the module version
+	// Go recorded, or "dev".
+	Version string
 	// Log picks the logging settings out of the configuration.
 	Log func(cfg T) logging.Config
 	// Serve runs the service until ctx ends; it returns nil on a clean stop.
@@ -40,7 +52,9 @@ type Spec[T any] struct {
 }
 
 // Run loads T from the environment and runs spec with args, writing logs to
-// stderr; it returns the process's exit code.
+// stderr; it returns the process's exit code. Tracing is set up from the
+// OTEL_* environment variables (see tracing.Setup) around the work, and
+// spans still buffered are flushed once it returns.
 func Run[T any](ctx context.Context, args []string, stderr io.Writer, spec Spec[T]) int {
 	cfg, err := config.Load[T]()
 	if err != nil {
@@ -61,6 +75,18 @@ func Run[T any](ctx context.Context, args []string, stderr io.Writer, spec Spec[
 		}
 		work, what = cmd, args[0]
 	}
+	shutdown, err := tracing.Setup(ctx, spec.Name, version(spec.Version))
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
+		return ExitUsage
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), traceFlushTimeout)
+		defer cancel()
+		if err := shutdown(fctx); err != nil {
+			logger.Warn("cannot flush traces", "error", err)
+		}
+	}()
 	if err := work(ctx, cfg, logger); err != nil {
 		logger.Error(spec.Name+" "+what+" failed", "error", err)
 		return ExitFailed
@@ -69,6 +95,18 @@ func Run[T any](ctx context.Context, args []string, stderr io.Writer, spec Spec[
 		logger.Info(spec.Name + " " + what + " done")
 	}
 	return ExitOK
+}
+
+// version is v, or else the main module's version as Go recorded it, or
+// "dev" for a build from a work tree.
+func version(v string) string {
+	if v != "" {
+		return v
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 func commandList[T any](cmds map[string]Func[T]) string {

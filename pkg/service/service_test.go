@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/order-tracking/platform/pkg/logging"
 	"github.com/order-tracking/platform/pkg/service"
@@ -51,6 +58,7 @@ func TestRun(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, want: service.ExitUsage, wantOutput: "commands: migrate"},
 		{name: "extra argument", args: []string{"migrate", "now"}, want: service.ExitUsage, wantOutput: "unknown command"},
 		{name: "bad config", env: map[string]string{"LOG_FORMAT": "xml"}, want: service.ExitUsage, wantOutput: "LOG_FORMAT"},
+		{name: "bad tracing config", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, want: service.ExitUsage, wantOutput: "OTEL_TRACES_EXPORTER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,5 +75,36 @@ func TestRun(t *testing.T) {
 				t.Fatalf("got output %q, want it to mention %q", out.String(), tt.wantOutput)
 			}
 		})
+	}
+}
+
+// TestRunFlushesTraces checks that spans ended while serving reach the OTLP
+// endpoint by the time Run returns, though the batch delay is far longer.
+func TestRunFlushesTraces(t *testing.T) {
+	var exports atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/traces" {
+			exports.Add(1)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "60000")
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+
+	got := service.Run(context.Background(), nil, io.Discard, service.Spec[cfg]{
+		Name: "test-service",
+		Log:  func(c cfg) logging.Config { return c.Log },
+		Serve: func(ctx context.Context, _ cfg, _ *slog.Logger) error {
+			_, span := otel.Tracer("test").Start(ctx, "work")
+			span.End()
+			return nil
+		},
+	})
+	if got != service.ExitOK {
+		t.Fatalf("got exit %d, want %d", got, service.ExitOK)
+	}
+	if n := exports.Load(); n != 1 {
+		t.Errorf("got %d exports by the time Run returned, want 1", n)
 	}
 }

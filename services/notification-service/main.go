@@ -83,6 +83,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// version is the build's version, stamped with -ldflags "-X main.version=..."
+// (hack/build.sh); it is the traces' service.version.
+var version string
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -93,6 +97,7 @@ func main() {
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	return service.Run(ctx, args, stderr, service.Spec[Config]{
 		Name:     "notification-service",
+		Version:  version,
 		Log:      func(c Config) logging.Config { return c.Log },
 		Serve:    serve,
 		Commands: map[string]service.Func[Config]{"migrate": migrate},

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -24,6 +25,7 @@ import (
 	pg "github.com/order-tracking/platform/pkg/postgres"
 	"github.com/order-tracking/platform/pkg/service"
 	"github.com/order-tracking/platform/services/orders-service/internal/api"
+	"github.com/order-tracking/platform/services/orders-service/internal/metrics"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
@@ -66,6 +68,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// version is the build's version, stamped with -ldflags "-X main.version=..."
+// (hack/build.sh); it is the traces' service.version.
+var version string
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -76,6 +82,7 @@ func main() {
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	return service.Run(ctx, args, stderr, service.Spec[Config]{
 		Name:     "orders-service",
+		Version:  version,
 		Log:      func(c Config) logging.Config { return c.Log },
 		Serve:    serve,
 		Commands: map[string]service.Func[Config]{"migrate": migrate},
@@ -112,11 +119,22 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	reg := httpserver.NewRegistry()
+	orderMetrics, err := metrics.NewOrders(reg)
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(outbox.NewBacklogCollector(pool, logger)); err != nil {
+		return fmt.Errorf("cannot register outbox backlog metrics: %w", err)
+	}
+	publisher, err := outbox.NewMeteredPublisher(producer, reg)
+	if err != nil {
+		return err
+	}
 	srv := httpserver.New(cfg.HTTP, logger, reg)
 	srv.AddReadinessCheck("postgres", pool.Ping)
-	api.Register(srv.Router(), orders.NewService(postgres.NewOrderStore(pool, postgres.StoreOptions{})))
+	api.Register(srv.Router(), orders.NewService(postgres.NewOrderStore(pool, postgres.StoreOptions{}), orderMetrics))
 
-	relay := outbox.NewRelay(cfg.Outbox, pool, producer, logger)
+	relay := outbox.NewRelay(cfg.Outbox, pool, publisher, logger)
 
 	// The relay stops with the HTTP server: no new changes are accepted, and
 	// what was committed stays in the outbox for the next start.

@@ -17,12 +17,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"go.opentelemetry.io/otel"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
 	"github.com/order-tracking/platform/pkg/service"
+	"github.com/order-tracking/platform/pkg/tracing"
 	"github.com/order-tracking/platform/services/tracking-service/internal/api"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/orders"
@@ -82,6 +85,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// version is the build's version, stamped with -ldflags "-X main.version=..."
+// (hack/build.sh); it is the traces' service.version.
+var version string
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -91,15 +98,25 @@ func main() {
 // run is the whole service minus signals, so tests can run it in-process.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	return service.Run(ctx, args, stderr, service.Spec[Config]{
-		Name:  "tracking-service",
-		Log:   func(c Config) logging.Config { return c.Log },
-		Serve: serve,
+		Name:    "tracking-service",
+		Version: version,
+		Log:     func(c Config) logging.Config { return c.Log },
+		Serve:   serve,
 	})
 }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	client := redis.NewClient(cfg.Redis)
 	defer client.Close()
+	// Commands are spans only inside a trace (a request, a message): the
+	// consumer's gate, readiness probes and the pub/sub watch would
+	// otherwise make a root trace per PING. Arguments hold order data, so
+	// the statement is left out.
+	if err := redisotel.InstrumentTracing(client,
+		redisotel.WithTracerProvider(tracing.ChildSpansOnly(otel.GetTracerProvider())),
+		redisotel.WithDBStatement(false)); err != nil {
+		return fmt.Errorf("cannot trace redis: %w", err)
+	}
 	store := redis.NewStore(client, redis.StoreOptions{KeyPrefix: cfg.Redis.KeyPrefix, TTL: cfg.TTL, Logger: logger})
 	source, err := orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout)
 	if err != nil {

@@ -7,9 +7,15 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/order-tracking/platform/pkg/events"
 )
+
+// instrumentationName is the tracer's scope: this package.
+const instrumentationName = "github.com/order-tracking/platform/services/notification-service/internal/notify"
 
 // Outcome labels of notifications_sent_total.
 const (
@@ -39,6 +45,13 @@ func NewNotifier(cfg Config, deliveries DeliveryLog, sender Sender, logger *slog
 		Name: "notifications_sent_total",
 		Help: "Notifications handled, by channel and outcome (sent, duplicate, failed, rejected).",
 	}, []string{"channel", "outcome"})
+	// Every series starts at zero, so increase() sees the first failure
+	// (a series born at 1 hides it) and dashboards list them all.
+	for _, ch := range []Channel{ChannelEmail, ChannelSMS} {
+		for _, o := range []string{outcomeSent, outcomeDuplicate, outcomeFailed, outcomeRejected} {
+			sent.WithLabelValues(string(ch), o)
+		}
+	}
 	if reg != nil {
 		if err := reg.Register(sent); err != nil {
 			return nil, fmt.Errorf("cannot register notification metrics: %w", err)
@@ -56,7 +69,7 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	if err != nil || !ok {
 		return err
 	}
-	outcome, err := n.deliveries.Deliver(ctx, note, n.sender.Send)
+	outcome, err := n.deliveries.Deliver(ctx, note, n.send)
 	switch {
 	case errors.Is(err, ErrPermanent):
 		n.sent.WithLabelValues(string(note.Channel), outcomeRejected).Inc()
@@ -72,6 +85,20 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 		n.sent.WithLabelValues(string(note.Channel), outcomeSent).Inc()
 	}
 	return nil
+}
+
+// send sends note under a span of its own, "send notification", inside
+// the trace of the event that called for it.
+func (n *Notifier) send(ctx context.Context, note Notification) error {
+	ctx, span := otel.Tracer(instrumentationName).Start(ctx, "send notification")
+	defer span.End()
+	span.SetAttributes(attribute.String("notification.channel", string(note.Channel)), attribute.String("notification.event_id", note.EventID))
+	err := n.sender.Send(ctx, note)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
 }
 
 // notification builds the notification e calls for; ok is false when it

@@ -8,11 +8,27 @@ import (
 // Service applies the order rules on top of a Store. Both HTTP APIs use it,
 // so the legacy and v1 endpoints cannot drift apart.
 type Service struct {
-	store Store
+	store     Store
+	observers []Observer
 }
 
-// NewService returns a Service over store.
-func NewService(store Store) *Service { return &Service{store: store} }
+// Observer learns of the changes the store committed, for example to count
+// them. It is told only after the transaction succeeded, and never of an
+// idempotent replay or of a status update that changed nothing: it sees
+// exactly the changes that produce an event. Its methods must be quick and
+// safe for concurrent use; they run on the request's goroutine.
+type Observer interface {
+	// OrderCreated is called once per order created.
+	OrderCreated(o Order)
+	// StatusChanged is called once per committed status change.
+	StatusChanged(from, to Status)
+}
+
+// NewService returns a Service over store that tells observers of each
+// committed change.
+func NewService(store Store, observers ...Observer) *Service {
+	return &Service{store: store, observers: observers}
+}
 
 // Create validates and stores a new order.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, error) {
@@ -22,6 +38,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Order, bool, e
 	o, replayed, err := s.store.Create(ctx, req)
 	if err != nil {
 		return Order{}, false, fmt.Errorf("cannot create order: %w", err)
+	}
+	if !replayed {
+		for _, ob := range s.observers {
+			ob.OrderCreated(o)
+		}
 	}
 	return o, replayed, nil
 }
@@ -49,16 +70,23 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Order, error) {
 // the order already had that status: then nothing is written and no event is
 // emitted.
 func (s *Service) UpdateStatus(ctx context.Context, id int64, to Status, ifVersion *int64) (o Order, changed bool, err error) {
+	var from Status
 	o, err = s.store.Update(ctx, id, func(cur *Order) (bool, error) {
 		if ifVersion != nil && cur.Version != *ifVersion {
 			return false, &VersionMismatchError{Expected: *ifVersion, Current: cur.Version}
 		}
+		from = cur.Status
 		c, err := cur.ChangeStatus(to)
 		changed = c
 		return c, err
 	})
 	if err != nil {
 		return Order{}, false, fmt.Errorf("cannot update order %d: %w", id, err)
+	}
+	if changed {
+		for _, ob := range s.observers {
+			ob.StatusChanged(from, o.Status)
+		}
 	}
 	return o, changed, nil
 }

@@ -14,10 +14,18 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/kafka"
+	"github.com/order-tracking/platform/pkg/tracing"
 )
+
+// instrumentationName is the tracer's scope: this package.
+const instrumentationName = "github.com/order-tracking/platform/services/orders-service/internal/outbox"
 
 // Config configures a Relay.
 type Config struct {
@@ -156,10 +164,11 @@ func (r *Relay) becomeLeader(ctx context.Context, conn *pgx.Conn) error {
 }
 
 type row struct {
-	id      int64
-	key     []byte
-	payload []byte
-	headers []byte
+	id          int64
+	key         []byte
+	payload     []byte
+	headers     []byte
+	traceparent *string
 }
 
 // publishBatch publishes the oldest unpublished rows and deletes those the
@@ -168,33 +177,56 @@ type row struct {
 // later is therefore never skipped. Rows of one order are committed in id
 // order (the store's row lock), so reading by id keeps each order's events
 // in commit order.
-func (r *Relay) publishBatch(ctx context.Context, conn *pgx.Conn) (int, error) {
-	rows, err := conn.Query(ctx, "SELECT id, message_key, payload, headers FROM outbox ORDER BY id LIMIT $1", r.cfg.BatchSize)
+//
+// Each row's traceparent goes into its message's headers: the publish span
+// then continues the trace of the request that changed the order. The
+// batch has a span of its own, "outbox relay", linked to those requests.
+func (r *Relay) publishBatch(ctx context.Context, conn *pgx.Conn) (n int, err error) {
+	rows, err := conn.Query(ctx, "SELECT id, message_key, payload, headers, traceparent FROM outbox ORDER BY id LIMIT $1", r.cfg.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("cannot read outbox: %w", err)
 	}
 	batch, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
 		var x row
-		err := rw.Scan(&x.id, &x.key, &x.payload, &x.headers)
+		err := rw.Scan(&x.id, &x.key, &x.payload, &x.headers, &x.traceparent)
 		return x, err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("cannot read outbox: %w", err)
 	}
 	if len(batch) == 0 {
+		// No span for an empty round: idle polling is not worth a trace.
 		return 0, nil
 	}
 	msgs := make([]kafka.Message, len(batch))
+	var links []trace.Link
 	for i, x := range batch {
 		var hs []events.Header
 		if err := json.Unmarshal(x.headers, &hs); err != nil {
 			return 0, fmt.Errorf("outbox row %d has unreadable headers: %w", x.id, err)
 		}
-		msgs[i] = kafka.Message{Topic: r.cfg.Topic, Key: x.key, Value: x.payload, Headers: make([]kafka.Header, len(hs))}
+		msgs[i] = kafka.Message{Topic: r.cfg.Topic, Key: x.key, Value: x.payload, Headers: make([]kafka.Header, len(hs), len(hs)+1)}
 		for j, h := range hs {
 			msgs[i].Headers[j] = kafka.Header{Key: h.Key, Value: h.Value}
 		}
+		if x.traceparent == nil {
+			continue
+		}
+		if sc := tracing.SpanContextFromTraceparent(*x.traceparent); sc.IsValid() {
+			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: tracing.HeaderTraceparent, Value: []byte(*x.traceparent)})
+			links = append(links, trace.Link{SpanContext: sc})
+		}
 	}
+	ctx, span := otel.Tracer(instrumentationName).Start(ctx, "outbox relay",
+		trace.WithLinks(links...),
+		trace.WithAttributes(semconv.MessagingDestinationName(r.cfg.Topic), semconv.MessagingBatchMessageCount(len(batch))))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	errs := r.pub.Publish(ctx, msgs)
 	// Delete only the acknowledged prefix: a failed row and everything after
 	// it are published again next round, so no order's events are reordered

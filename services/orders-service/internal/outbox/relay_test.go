@@ -20,10 +20,12 @@ import (
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/testinfra"
+	"github.com/order-tracking/platform/pkg/tracing"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
@@ -833,5 +835,64 @@ func TestIntegrationRelayOneEventPerAcceptedChange(t *testing.T) {
 	f.waitOutboxEmpty(t, 30*time.Second)
 	if got := versionsByOrder(col.events())[o.ID]; !slices.Equal(got, upTo(want)) {
 		t.Errorf("got versions %v on the topic, want exactly %v", got, upTo(want))
+	}
+}
+
+// capturingPublisher keeps a copy of every message it is asked to publish.
+type capturingPublisher struct {
+	pub  outbox.Publisher
+	mu   sync.Mutex
+	msgs []kafka.Message
+}
+
+func (c *capturingPublisher) Publish(ctx context.Context, msgs []kafka.Message) []error {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, msgs...)
+	c.mu.Unlock()
+	return c.pub.Publish(ctx, msgs)
+}
+
+// TestIntegrationRelayCarriesTraceparent checks that the traceparent stored
+// with a change reaches its Kafka message's headers, once, and that a
+// change made outside any trace gets none from the relay.
+func TestIntegrationRelayCarriesTraceparent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testinfra.KafkaBrokers(t))
+	p := f.newProducer(t)
+	f.createTopic(t, p)
+	pub := &capturingPublisher{pub: p}
+	f.startRelay(t, pub, 0)
+
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	traced := trace.ContextWithSpanContext(t.Context(), tracing.SpanContextFromTraceparent(tp))
+	want := map[string][]string{}
+	for _, c := range []struct {
+		ctx  context.Context
+		want []string
+	}{{traced, []string{tp}}, {t.Context(), nil}} {
+		o, _, err := f.svc.Create(c.ctx, orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[fmt.Sprint(o.ID)] = c.want
+	}
+
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		return len(pub.msgs) >= len(want), fmt.Sprintf("%d messages published, want %d", len(pub.msgs), len(want))
+	})
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	for _, m := range pub.msgs {
+		var got []string
+		for _, h := range m.Headers {
+			if h.Key == "traceparent" {
+				got = append(got, string(h.Value))
+			}
+		}
+		if !slices.Equal(got, want[string(m.Key)]) {
+			t.Errorf("order %s: got traceparent headers %q, want %q", m.Key, got, want[string(m.Key)])
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/tracing"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
 
@@ -173,7 +174,9 @@ func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders
 }
 
 // enqueue writes e to the outbox inside tx and notifies the relay; the
-// notification is delivered only if tx commits.
+// notification is delivered only if tx commits. The row keeps the W3C
+// traceparent of the span in ctx (the request's), so that the relay's
+// publish and the consumers continue that request's trace.
 func (s *OrderStore) enqueue(ctx context.Context, tx pgx.Tx, e events.Event) error {
 	key, value, headers, err := events.Encode(e, s.source)
 	if err != nil {
@@ -183,10 +186,14 @@ func (s *OrderStore) enqueue(ctx context.Context, tx pgx.Tx, e events.Event) err
 	if err != nil {
 		return fmt.Errorf("cannot encode event headers: %w", err)
 	}
+	var traceparent *string // NULL: the change was made outside any trace
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		traceparent = &tp
+	}
 	if _, err := tx.Exec(ctx,
-		`INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs); err != nil {
+		`INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent); err != nil {
 		return fmt.Errorf("cannot write outbox row: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", OutboxChannel); err != nil {

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -10,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/tracing"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres/postgrestest"
@@ -528,4 +532,55 @@ func TestIntegrationConcurrentUpdates(t *testing.T) {
 	if prev != string(final.Status) {
 		t.Errorf("got last event status %s, want the order's final status %s", prev, final.Status)
 	}
+}
+
+// TestIntegrationOutboxKeepsTraceparent checks that an outbox row keeps the
+// traceparent of the change's context, for the relay to carry on.
+func TestIntegrationOutboxKeepsTraceparent(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want *string
+	}{
+		{name: "in a trace", ctx: trace.ContextWithSpanContext(context.Background(), tracing.SpanContextFromTraceparent(tp)), want: ptr(tp)},
+		{name: "outside any trace", ctx: context.Background(), want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, pool := newStore(t)
+			o, _, err := s.Create(tt.ctx, orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Update(tt.ctx, o.ID, func(o *orders.Order) (bool, error) { o.Status = orders.StatusConfirmed; return true, nil }); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := pool.Query(t.Context(), "SELECT traceparent FROM outbox ORDER BY id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := pgx.CollectRows(rows, pgx.RowTo[*string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 {
+				t.Fatalf("got %d outbox rows, want 2 (create, update)", len(got))
+			}
+			for i, g := range got {
+				if (g == nil) != (tt.want == nil) || (g != nil && *g != *tt.want) {
+					t.Errorf("row %d: got traceparent %v, want %v", i, deref(g), deref(tt.want))
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
 }

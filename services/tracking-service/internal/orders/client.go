@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/logging"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
@@ -33,14 +35,15 @@ var _ tracking.Source = (*Client)(nil)
 // NewClient returns a client of the orders-service at baseURL, e.g.
 // http://orders-service:8081. timeout bounds each call: a fill happens
 // while a client waits, so a slow orders-service must turn into a quick
-// 503, not a hanging request.
+// 503, not a hanging request. Each call is a client span, and carries the
+// caller's trace context (traceparent) to orders-service.
 func NewClient(baseURL string, timeout time.Duration) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("orders-service URL must be an absolute http(s) URL, got %q", baseURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{base: u, http: &http.Client{Timeout: timeout}}, nil
+	return &Client{base: u, http: &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(http.DefaultTransport)}}, nil
 }
 
 // order is GET /api/v1/orders/{id}'s body.

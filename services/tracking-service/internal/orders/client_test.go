@@ -8,6 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/order-tracking/platform/pkg/testinfra"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/order-tracking/platform/pkg/logging"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -98,5 +104,42 @@ func TestNewClientRejectsBadURLs(t *testing.T) {
 		if _, err := NewClient(u, time.Second); err == nil {
 			t.Errorf("NewClient(%q): got no error, want one", u)
 		}
+	}
+}
+
+// TestOrderCarriesTraceContext checks that a fill is a client span of the
+// caller's trace, and that orders-service is told so in traceparent.
+func TestOrderCarriesTraceContext(t *testing.T) {
+	exp := testinfra.RecordSpans(t)
+
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("traceparent")
+		_, _ = w.Write([]byte(orderJSON))
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, parent := otel.Tracer("test").Start(t.Context(), "GET /track/{id}")
+	if _, err := c.Order(ctx, 11); err != nil {
+		t.Fatal(err)
+	}
+	parent.End()
+
+	var client tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.SpanKind == trace.SpanKindClient {
+			client = s
+		}
+	}
+	if client.Parent.SpanID() != parent.SpanContext().SpanID() {
+		t.Fatalf("got client span %q with parent %s, want a child of %s (spans: %v)",
+			client.Name, client.Parent.SpanID(), parent.SpanContext().SpanID(), exp.GetSpans().Snapshots())
+	}
+	want := "00-" + client.SpanContext.TraceID().String() + "-" + client.SpanContext.SpanID().String() + "-01"
+	if got != want {
+		t.Errorf("got traceparent %q, want the client span's %q", got, want)
 	}
 }

@@ -43,6 +43,9 @@ func New(svc *tracking.Service, reg prometheus.Registerer) *Projector {
 		}),
 		now: time.Now,
 	}
+	// Both series start at zero, so increase() and rate() see their first event.
+	p.applied.WithLabelValues("applied")
+	p.applied.WithLabelValues("stale")
 	if reg != nil {
 		reg.MustRegister(p.applied, p.freshness)
 	}
