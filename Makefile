@@ -24,7 +24,7 @@ down: ## Stop the local infrastructure
 	@$(DEVENV) down
 
 .PHONY: run
-run: ## Start the infrastructure and run the services in the foreground (Ctrl-C stops what it started)
+run: ## Start the infrastructure and run the services in the foreground (Ctrl-C stops what it started; PROMETHEUS=1 also starts Prometheus on :9090)
 	@hack/run.sh $(SERVICES)
 
 .PHONY: build
@@ -36,6 +36,11 @@ test: up ## Run every test of every module against the real local infrastructure
 	@$(WITH_ENV) for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory verify-deploy
+	@$(MAKE) --no-print-directory verify-monitoring
+
+.PHONY: verify-monitoring
+verify-monitoring: ## Check and unit-test the alert rules; check every dashboard/alert query against the metrics the services expose (offline)
+	@hack/verify-monitoring.sh
 
 .PHONY: verify-deploy
 verify-deploy: ## Lint, render and strictly validate the Helm chart, skaffold.yaml and the Dockerfile (offline)

@@ -3,6 +3,11 @@
 # builds and runs each service in the foreground with readable logs, and on
 # Ctrl-C stops the services and the infrastructure it started (servers that
 # were already running are left alone).
+#
+# PROMETHEUS=1 also starts Debian's Prometheus (installed by
+# hack/devenv.sh up) on 127.0.0.1:9090, scraping the services every 5s with
+# the chart's alert rules loaded (hack/monitoring/prometheus.yml), its data
+# under .devenv/prometheus; Ctrl-C stops it with the services.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -21,6 +26,20 @@ cleanup() {
   if [ "$was_up" = 0 ]; then hack/devenv.sh down; fi
 }
 trap cleanup INT TERM EXIT
+
+if [ "${PROMETHEUS:-0}" = 1 ]; then
+  command -v prometheus >/dev/null || { echo "run.sh: prometheus not found (apt-get install prometheus)" >&2; exit 1; }
+  if (exec 3<>/dev/tcp/127.0.0.1/9090) 2>/dev/null; then
+    echo "run.sh: 127.0.0.1:9090 is taken; stop what listens there or run without PROMETHEUS=1" >&2
+    exit 1
+  fi
+  mkdir -p .devenv/prometheus
+  prometheus --config.file=hack/monitoring/prometheus.yml --storage.tsdb.path=.devenv/prometheus \
+    --storage.tsdb.retention.time=2d --web.listen-address=127.0.0.1:9090 --log.level=warn \
+    > >(sed -u "s/^/[prometheus] /") 2>&1 &
+  pids+=($!)
+  echo "prometheus: http://127.0.0.1:9090 (alerts: http://127.0.0.1:9090/alerts)"
+fi
 
 for svc in "$@"; do
   go build -o "bin/$svc" "./services/$svc"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the pinned tools of hack/tools/go.mod (Helm, helm-unittest,
-# kubeconform, kind and the schema helpers in hack/tools/cmd) from the Go
+# kubeconform, kind and the schema and PromQL helpers in hack/tools/cmd) from the Go
 # module proxy, once, into a cache keyed by the tools module's content, and
 # prints the directory that holds them. Warm calls only hash a few files.
 #
 #   bin=$(hack/tools.sh)            the verification tools
 #   bin=$(hack/tools.sh kind)       also kind (for `make dev`)
+#   bin=$(hack/tools.sh promqlcheck) also the PromQL checker (hack/verify-monitoring.sh)
 #
 # TOOLS_CACHE moves the cache (default ~/.cache/order-tracking/tools).
 # Helm and helm-unittest are stamped with Kubernetes 1.37 as their default
@@ -33,7 +34,7 @@ for t in "${want[@]}"; do
 	helm-unittest) pkgs+=(github.com/helm-unittest/helm-unittest/cmd/helm-unittest) ;;
 	kubeconform) pkgs+=(github.com/yannh/kubeconform/cmd/kubeconform) ;;
 	kind) pkgs+=(sigs.k8s.io/kind) ;;
-	kubeschema | yamlschema) pkgs+=("./cmd/$t") ;;
+	kubeschema | yamlschema | promqlcheck) pkgs+=("./cmd/$t") ;;
 	*)
 		echo "hack/tools.sh: unknown tool $t" >&2
 		exit 2
