@@ -32,22 +32,8 @@ cache=${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/order-tracking/tools}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-results=()
-failed=0
-# step NAME COMMAND...: runs a check, keeps its output, records the result.
-step() {
-	local name=$1
-	shift
-	local start=$SECONDS
-	if "$@" >"$work/step.log" 2>&1; then
-		results+=("$(printf 'ok    %-72s %4ss' "$name" $((SECONDS - start)))")
-	else
-		results+=("$(printf 'FAIL  %-72s %4ss' "$name" $((SECONDS - start)))")
-		failed=$((failed + 1))
-		echo "--- FAIL: $name" >&2
-		sed 's/^/    /' "$work/step.log" >&2
-	fi
-}
+# shellcheck source=lib/steps.sh
+. "$root/hack/lib/steps.sh"
 
 echo "== verify-deploy: tools"
 start=$SECONDS
@@ -140,9 +126,4 @@ step "skaffold.yaml matches skaffold/v4beta14" "$bin/yamlschema" -schema "$SKAFF
 echo '{"type": "object"}' >"$work/object.json"
 step "k8s/*.yaml parse" "$bin/yamlschema" -schema "$work/object.json" k8s/*.yaml
 
-echo
-echo "== verify-deploy summary"
-printf '%s\n' "${results[@]}"
-total=${#results[@]}
-echo "$((total - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary verify-deploy

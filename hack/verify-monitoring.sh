@@ -27,22 +27,8 @@ tests=hack/monitoring/alerts_test.yaml
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-results=()
-failed=0
-# step NAME COMMAND...: runs a check, keeps its output, records the result.
-step() {
-	local name=$1
-	shift
-	local start=$SECONDS
-	if "$@" >"$work/step.log" 2>&1; then
-		results+=("$(printf 'ok    %-78s %4ss' "$name" $((SECONDS - start)))")
-	else
-		results+=("$(printf 'FAIL  %-78s %4ss' "$name" $((SECONDS - start)))")
-		failed=$((failed + 1))
-		echo "--- FAIL: $name" >&2
-		sed 's/^/    /' "$work/step.log" >&2
-	fi
-}
+# shellcheck source=lib/steps.sh
+. "$root/hack/lib/steps.sh"
 
 echo "== verify-monitoring: tools"
 start=$SECONDS
@@ -120,9 +106,4 @@ raised_check() {
 }
 step "rule unit tests fail against the chart's rules with raised thresholds" raised_check
 
-echo
-echo "== verify-monitoring summary"
-printf '%s\n' "${results[@]}"
-total=${#results[@]}
-echo "$((total - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary verify-monitoring
