@@ -37,6 +37,11 @@ test: up ## Run every test of every module against the real local infrastructure
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory verify-deploy
 	@$(MAKE) --no-print-directory verify-monitoring
+	@$(MAKE) --no-print-directory cluster-test
+
+.PHONY: cluster-test
+cluster-test: ## Install the chart on a real Kubernetes v1.37.2 API server with simulated nodes (kwok), then skaffold deploy it (the first run builds the cluster, ~15 min)
+	@hack/cluster-test.sh
 
 .PHONY: verify-monitoring
 verify-monitoring: ## Check and unit-test the alert rules; check every dashboard/alert query against the metrics the services expose (offline)

@@ -6,14 +6,17 @@
 results=()
 failed=0
 
-# step NAME COMMAND...: runs a check, keeps its output, records the result;
-# a failing check's output is printed at once, so the cause sits beside it.
+# step NAME COMMAND...: runs a check, keeps its output, records the result.
+# Progress is printed as it goes, with the check's `info` lines; a failing
+# check's output is printed at once, so the cause sits beside its name.
 step() {
 	local name=$1
 	shift
 	local start=$SECONDS
 	if "$@" >"$work/step.log" 2>&1; then
 		results+=("$(printf 'ok    %-78s %4ss' "$name" $((SECONDS - start)))")
+		echo "ok    $name"
+		sed -n 's/^INFO: /      /p' "$work/step.log"
 	else
 		results+=("$(printf 'FAIL  %-78s %4ss' "$name" $((SECONDS - start)))")
 		failed=$((failed + 1))
@@ -21,6 +24,9 @@ step() {
 		sed 's/^/    /' "$work/step.log" >&2
 	fi
 }
+
+# info MESSAGE: a line of a check's output worth showing even when it passes.
+info() { echo "INFO: $*"; }
 
 # summary TITLE: prints the results and fails if any check failed.
 summary() {
