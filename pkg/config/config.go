@@ -206,3 +206,16 @@ func singleTag(key string, tag reflect.StructTag) reflect.StructTag {
 	}
 	return reflect.StructTag(s)
 }
+
+// ValidateEach validates each part of a configuration (the nested Log, HTTP,
+// Kafka, … structs) and joins their errors, so a service's Validate reports
+// every problem at once without a loop of its own.
+func ValidateEach(parts ...Validator) error {
+	var errs []error
+	for _, p := range parts {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -197,3 +197,18 @@ func TestLoadKeepsDefaultsUnlessSet(t *testing.T) {
 		t.Errorf("got %+v, want Port 8081 (default kept) and Name tracking (variable wins)", cfg)
 	}
 }
+
+type part struct{ err error }
+
+func (p part) Validate() error { return p.err }
+
+func TestValidateEach(t *testing.T) {
+	a, b := errors.New("LOG_FORMAT bad"), errors.New("HTTP_PORT bad")
+	err := ValidateEach(part{a}, part{nil}, part{b})
+	if !errors.Is(err, a) || !errors.Is(err, b) {
+		t.Fatalf("got %v, want both problems", err)
+	}
+	if err := ValidateEach(part{nil}, part{nil}); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+}

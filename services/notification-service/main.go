@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
@@ -67,7 +68,7 @@ func (c *Config) SetDefaults() {
 // Validate reports every setting that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
-	checks := []interface{ Validate() error }{c.Log, c.HTTP, c.Kafka, c.Notify}
+	checks := []config.Validator{c.Log, c.HTTP, c.Kafka, c.Notify}
 	switch c.Sender {
 	case senderLog:
 	case senderWebhook:
@@ -75,11 +76,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("NOTIFY_SENDER must be %s or %s, got %q", senderLog, senderWebhook, c.Sender))
 	}
-	for _, v := range checks {
-		if err := v.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, config.ValidateEach(checks...))
 	return errors.Join(errs...)
 }
 

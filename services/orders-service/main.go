@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
@@ -60,11 +61,7 @@ func (c *Config) Validate() error {
 	if c.TopicPartitions < 1 {
 		errs = append(errs, errors.New("KAFKA_TOPIC_PARTITIONS must be at least 1"))
 	}
-	for _, v := range []interface{ Validate() error }{c.Log, c.HTTP, c.Kafka} {
-		if err := v.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, config.ValidateEach(c.Log, c.HTTP, c.Kafka))
 	return errors.Join(errs...)
 }
 

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
@@ -77,11 +78,7 @@ func (c *Config) Validate() error {
 	if c.SSEHeartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("SSE_HEARTBEAT_INTERVAL must be positive, got %s", c.SSEHeartbeat))
 	}
-	for _, v := range []interface{ Validate() error }{c.Log, c.HTTP, c.Redis, c.Kafka} {
-		if err := v.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, config.ValidateEach(c.Log, c.HTTP, c.Redis, c.Kafka))
 	return errors.Join(errs...)
 }
 
