@@ -12,9 +12,12 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
-// Defaulter is implemented by configuration structs that set defaults of
-// their own before parsing, for fields whose tags cannot carry them (a
-// field of a shared nested struct whose default differs per service).
+// Defaulter is implemented by configuration structs that set their own
+// defaults: every config part of this project does, so that each default
+// literal is written once, in code, and not again in an envDefault tag.
+// Load calls it on every nested part and then on the whole, before parsing,
+// so a service's SetDefaults can override a shared part's default (its own
+// HTTP port, its consumer group).
 type Defaulter interface {
 	SetDefaults()
 }
@@ -28,8 +31,9 @@ type Validator interface {
 
 // Load parses environment variables into a new T using its `env`,
 // `envDefault` and `envPrefix` struct tags (github.com/caarlos0/env/v11).
-// If *T implements Defaulter, SetDefaults is called first; if it implements
-// Validator, Validate is called afterwards.
+// First SetDefaults is called on every nested struct field implementing
+// Defaulter (innermost first) and then on *T if it does; if *T implements
+// Validator, Validate is called after parsing.
 //
 // The returned error lists every problem: each required variable that is
 // missing, each variable whose value cannot be parsed (named by variable,
@@ -44,9 +48,7 @@ func Load[T any]() (T, error) {
 	// Defaults set here survive parsing: env leaves a field alone when its
 	// variable is unset and its tag has no envDefault. That is how each
 	// service gives a shared field (such as HTTP_PORT) its own default.
-	if d, ok := any(&cfg).(Defaulter); ok {
-		d.SetDefaults()
-	}
+	setDefaults(reflect.ValueOf(&cfg).Elem())
 	if err := env.Parse(&cfg); err != nil {
 		problems = append(problems, flatten(err, leaves(reflect.TypeOf(cfg)))...)
 	}
@@ -59,6 +61,23 @@ func Load[T any]() (T, error) {
 		return cfg, &Error{Problems: problems}
 	}
 	return cfg, nil
+}
+
+// setDefaults calls SetDefaults on every struct reachable through v's
+// exported struct fields, parts before the struct holding them, and then
+// on v itself. Pointer fields are skipped: they are nil before parsing.
+func setDefaults(v reflect.Value) {
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	for i := range v.NumField() {
+		if f := v.Field(i); f.CanSet() && f.Kind() == reflect.Struct {
+			setDefaults(f)
+		}
+	}
+	if d, ok := v.Addr().Interface().(Defaulter); ok {
+		d.SetDefaults()
+	}
 }
 
 // Error is returned by Load and lists every configuration problem found.

@@ -198,6 +198,49 @@ func TestLoadKeepsDefaultsUnlessSet(t *testing.T) {
 	}
 }
 
+// nestedPart is a shared part with defaults of its own; withNested
+// overrides one of them, as a service sets its own port.
+type nestedPart struct {
+	Port    int    `env:"CFGTEST_NESTED_PORT"`
+	Timeout string `env:"CFGTEST_NESTED_TIMEOUT"`
+}
+
+func (p *nestedPart) SetDefaults() { p.Port, p.Timeout = 80, "5s" }
+
+type withNested struct {
+	HTTP  nestedPart
+	Inner struct{ Part nestedPart }
+}
+
+func (w *withNested) SetDefaults() { w.HTTP.Port = 8082 }
+
+func TestLoadSetsNestedDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want withNested
+	}{
+		{"defaults of every part, the whole's override last", nil,
+			withNested{HTTP: nestedPart{8082, "5s"}, Inner: struct{ Part nestedPart }{nestedPart{80, "5s"}}}},
+		{"a variable wins over both", map[string]string{"CFGTEST_NESTED_PORT": "9000"},
+			withNested{HTTP: nestedPart{9000, "5s"}, Inner: struct{ Part nestedPart }{nestedPart{9000, "5s"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			got, err := Load[withNested]()
+			if err != nil {
+				t.Fatalf("got error %v, want nil", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 type part struct{ err error }
 
 func (p part) Validate() error { return p.err }

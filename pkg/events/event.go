@@ -7,6 +7,11 @@ import (
 	"github.com/google/uuid"
 )
 
+// Topic is the Kafka topic the events are published to and consumed from
+// unless KAFKA_TOPIC says otherwise: the default of the relay and of every
+// consumer, so that they cannot drift apart.
+const Topic = "order-events"
+
 // Type names the kind of an event. It travels both in the payload
 // (eventType) and in the ce_type header.
 type Type string

@@ -14,6 +14,11 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
+// DefaultURL is the services' default DATABASE_URL: the local development
+// server of hack/devenv.sh, which trusts loopback connections, so no
+// password is written here.
+const DefaultURL = "postgres://orders@127.0.0.1:5432/orders?sslmode=disable"
+
 // Open connects a pool and checks that the server answers. Its queries
 // are traced as child spans of the span in their context; a query made
 // outside any recording span (a polling loop, a readiness probe) makes no
