@@ -30,17 +30,35 @@ type Config struct {
 	// after its context is cancelled. Keep it below the pod's
 	// terminationGracePeriodSeconds (30s by default), or the kubelet kills
 	// the process mid-drain.
-	ShutdownTimeout time.Duration `env:"HTTP_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	ShutdownTimeout time.Duration `env:"HTTP_SHUTDOWN_TIMEOUT"`
 	// ReadHeaderTimeout bounds reading request headers, so a client that
 	// opens connections and trickles bytes (Slowloris) cannot hold them.
-	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT"`
 	// ReadTimeout bounds reading a whole request, body included.
-	ReadTimeout time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
+	ReadTimeout time.Duration `env:"HTTP_READ_TIMEOUT"`
 	// WriteTimeout bounds handling a request and writing its response.
-	WriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	WriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT"`
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request.
-	IdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+	IdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT"`
+}
+
+// SetDefaults fills the fields left at zero: 20s to drain, 5s for headers,
+// 30s to read a request and to answer it, 120s idle. config.Load calls it
+// before reading the environment, so a variable set to 0 still means "no
+// timeout" (see Validate).
+func (c *Config) SetDefaults() {
+	setZero(&c.ShutdownTimeout, 20*time.Second)
+	setZero(&c.ReadHeaderTimeout, 5*time.Second)
+	setZero(&c.ReadTimeout, 30*time.Second)
+	setZero(&c.WriteTimeout, 30*time.Second)
+	setZero(&c.IdleTimeout, 120*time.Second)
+}
+
+func setZero(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
 }
 
 // Validate reports every invalid field at once.

@@ -17,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/order-tracking/platform/pkg/events"
 )
 
 // Timings of the consumer loop. They are constants rather than settings
@@ -74,14 +76,14 @@ const (
 // ConsumerConfig configures a Consumer.
 type ConsumerConfig struct {
 	// Brokers is the bootstrap list, host:port[,host:port...].
-	Brokers string `env:"KAFKA_BROKERS" envDefault:"127.0.0.1:9092"`
+	Brokers string `env:"KAFKA_BROKERS"`
 	// GroupID is the consumer group; required. The replicas of one service
 	// share it, so each record is handled by one of them. Services set
 	// their default (e.g. "tracking-service") before parsing the
 	// environment.
 	GroupID string `env:"KAFKA_GROUP_ID"`
 	// Topic is the topic consumed.
-	Topic string `env:"KAFKA_TOPIC" envDefault:"order-events"`
+	Topic string `env:"KAFKA_TOPIC"`
 	// DeadLetterTopic receives the records that could not be handled, with
 	// dlt.* headers saying why. Empty means Topic + ".dlt".
 	DeadLetterTopic string `env:"KAFKA_DLT_TOPIC"`
@@ -89,7 +91,7 @@ type ConsumerConfig struct {
 	// transient errors before it is dead-lettered, so that a poison message
 	// blocks its partition for at most this long. Time spent paused by the
 	// gate does not count. At most 2m, far below max.poll.interval.ms.
-	RetryBudget time.Duration `env:"KAFKA_RETRY_BUDGET" envDefault:"10s"`
+	RetryBudget time.Duration `env:"KAFKA_RETRY_BUDGET"`
 	// Extra is passed to librdkafka as is, for settings this struct lacks.
 	// Connection settings among them (security.*, sasl.*, ssl.*, socket.*,
 	// client.*) also apply to the dead-letter producer. Keys the delivery
@@ -112,25 +114,35 @@ var reservedConsumerKeys = []string{
 // librdkafka warn there.
 var sharedConnectionPrefixes = []string{"security.", "sasl.", "ssl.", "socket.", "client.", "broker.", "debug"}
 
-func (c *ConsumerConfig) setDefaults() {
+// SetDefaults fills the fields left at zero: DefaultBrokers, events.Topic
+// and a 10s retry budget. NewConsumer and Validate call it too, so 0 or ""
+// always means the default.
+func (c *ConsumerConfig) SetDefaults() {
 	if c.Brokers == "" {
-		c.Brokers = "127.0.0.1:9092"
+		c.Brokers = DefaultBrokers
 	}
 	if c.Topic == "" {
-		c.Topic = "order-events"
-	}
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = c.Topic + ".dlt"
+		c.Topic = events.Topic
 	}
 	if c.RetryBudget == 0 {
 		c.RetryBudget = 10 * time.Second
 	}
 }
 
+// complete is SetDefaults plus the dead-letter topic, which derives from
+// Topic: config.Load calls SetDefaults before KAFKA_TOPIC is read, so
+// deriving it there would follow the default topic, not the one set.
+func (c *ConsumerConfig) complete() {
+	c.SetDefaults()
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = c.Topic + ".dlt"
+	}
+}
+
 // Validate reports every setting that cannot work, at once. Empty fields
 // that have a default are fine.
 func (c ConsumerConfig) Validate() error {
-	c.setDefaults()
+	c.complete()
 	var problems []string
 	if strings.TrimSpace(c.GroupID) == "" {
 		problems = append(problems, "KAFKA_GROUP_ID is required")
@@ -228,7 +240,7 @@ type Consumer struct {
 // does not fail this call. Run must be called once; it owns the client and
 // closes it when it returns.
 func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts ConsumerOptions) (*Consumer, error) {
-	cfg.setDefaults()
+	cfg.complete()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

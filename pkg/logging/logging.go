@@ -17,9 +17,19 @@ import (
 // collector parses each line; text is easier to read on a terminal.
 type Config struct {
 	// Format is "json" (production) or "text" (local development).
-	Format string `env:"LOG_FORMAT" envDefault:"json"`
+	Format string `env:"LOG_FORMAT"`
 	// Level is the minimum level written: "debug", "info", "warn" or "error".
-	Level string `env:"LOG_LEVEL" envDefault:"info"`
+	Level string `env:"LOG_LEVEL"`
+}
+
+// SetDefaults fills the fields left empty: JSON at info level.
+func (c *Config) SetDefaults() {
+	if c.Format == "" {
+		c.Format = "json"
+	}
+	if c.Level == "" {
+		c.Level = "info"
+	}
 }
 
 // Validate reports every invalid field at once.

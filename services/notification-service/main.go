@@ -42,14 +42,14 @@ const (
 type Config struct {
 	// DatabaseURL locates PostgreSQL, which holds the delivery log. The
 	// default is the local development server of hack/devenv.sh.
-	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://orders@127.0.0.1:5432/orders?sslmode=disable"`
+	DatabaseURL string `env:"DATABASE_URL"`
 	// MigrateOnStart runs the schema migrations before serving. On
 	// Kubernetes a pre-install hook runs `notification-service migrate`.
-	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
+	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// Sender selects how notifications leave: "log" writes each one to the
 	// log (the original system's mock), "webhook" POSTs it to
 	// NOTIFY_WEBHOOK_URL.
-	Sender string `env:"NOTIFY_SENDER" envDefault:"log"`
+	Sender string `env:"NOTIFY_SENDER"`
 
 	Log     logging.Config
 	HTTP    httpserver.Config
@@ -58,9 +58,13 @@ type Config struct {
 	Webhook webhook.Config
 }
 
-// SetDefaults gives the shared settings this service's port and consumer
-// group.
+// SetDefaults gives a new Config this service's defaults, its port and
+// consumer group among them; config.Load calls it on the zero Config, after
+// the parts' own.
 func (c *Config) SetDefaults() {
+	c.DatabaseURL = pg.DefaultURL
+	c.MigrateOnStart = true
+	c.Sender = senderLog
 	c.HTTP.Port = 8083
 	c.Kafka.GroupID = "notification-service"
 }

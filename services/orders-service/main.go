@@ -36,15 +36,15 @@ import (
 type Config struct {
 	// DatabaseURL locates PostgreSQL. The default is the local development
 	// server of hack/devenv.sh, which trusts loopback connections.
-	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://orders@127.0.0.1:5432/orders?sslmode=disable"`
+	DatabaseURL string `env:"DATABASE_URL"`
 	// MigrateOnStart runs the schema migrations before serving. On
 	// Kubernetes a pre-install hook runs `orders-service migrate` instead.
-	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
+	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// TopicPartitions is used when the service creates the events topic.
-	TopicPartitions int `env:"KAFKA_TOPIC_PARTITIONS" envDefault:"6"`
+	TopicPartitions int `env:"KAFKA_TOPIC_PARTITIONS"`
 	// CreateTopic makes the service create the events topic at start when it
 	// is missing (off where a Strimzi KafkaTopic owns it).
-	CreateTopic bool `env:"KAFKA_CREATE_TOPIC" envDefault:"true"`
+	CreateTopic bool `env:"KAFKA_CREATE_TOPIC"`
 
 	Log    logging.Config
 	HTTP   httpserver.Config
@@ -52,8 +52,15 @@ type Config struct {
 	Outbox outbox.Config
 }
 
-// SetDefaults gives the shared HTTP settings this service's port.
-func (c *Config) SetDefaults() { c.HTTP.Port = 8081 }
+// SetDefaults gives a new Config this service's defaults, its port among
+// them; config.Load calls it on the zero Config, after the parts' own.
+func (c *Config) SetDefaults() {
+	c.DatabaseURL = pg.DefaultURL
+	c.MigrateOnStart = true
+	c.TopicPartitions = 6
+	c.CreateTopic = true
+	c.HTTP.Port = 8081
+}
 
 // Validate reports every setting that cannot work.
 func (c *Config) Validate() error {

@@ -40,15 +40,15 @@ import (
 type Config struct {
 	// TTL is how long an order is kept after its last change. An order
 	// asked for after that is read again from orders-service.
-	TTL time.Duration `env:"TRACKING_TTL" envDefault:"24h"`
+	TTL time.Duration `env:"TRACKING_TTL"`
 	// OrdersServiceURL is where orders Redis has forgotten are read again.
-	OrdersServiceURL string `env:"ORDERS_SERVICE_URL" envDefault:"http://127.0.0.1:8081"`
+	OrdersServiceURL string `env:"ORDERS_SERVICE_URL"`
 	// OrdersServiceTimeout bounds each read from orders-service: a client
 	// waits for it, and a quick 503 beats a hanging request.
-	OrdersServiceTimeout time.Duration `env:"ORDERS_SERVICE_TIMEOUT" envDefault:"2s"`
+	OrdersServiceTimeout time.Duration `env:"ORDERS_SERVICE_TIMEOUT"`
 	// SSEHeartbeat is the interval of the comment lines that keep idle
 	// event streams open through proxies.
-	SSEHeartbeat time.Duration `env:"SSE_HEARTBEAT_INTERVAL" envDefault:"15s"`
+	SSEHeartbeat time.Duration `env:"SSE_HEARTBEAT_INTERVAL"`
 
 	Log   logging.Config
 	HTTP  httpserver.Config
@@ -56,9 +56,14 @@ type Config struct {
 	Kafka kafka.ConsumerConfig
 }
 
-// SetDefaults gives the shared HTTP settings this service's port and the
-// shared consumer settings its group.
+// SetDefaults gives a new Config this service's defaults, its port and
+// consumer group among them; config.Load calls it on the zero Config, after
+// the parts' own.
 func (c *Config) SetDefaults() {
+	c.TTL = 24 * time.Hour
+	c.OrdersServiceURL = "http://127.0.0.1:8081"
+	c.OrdersServiceTimeout = 2 * time.Second
+	c.SSEHeartbeat = 15 * time.Second
 	c.HTTP.Port = 8082
 	c.Kafka.GroupID = "tracking-service"
 }

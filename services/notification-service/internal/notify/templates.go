@@ -22,9 +22,19 @@ const (
 // fields of TemplateData.
 type Config struct {
 	// CreatedTemplate renders the email for OrderCreatedEvent.
-	CreatedTemplate string `env:"NOTIFY_CREATED_TEMPLATE" envDefault:"Hi {{.CustomerName}}, your order for {{.Item}} has been received."`
+	CreatedTemplate string `env:"NOTIFY_CREATED_TEMPLATE"`
 	// UpdatedTemplate renders the SMS for OrderUpdatedEvent.
-	UpdatedTemplate string `env:"NOTIFY_UPDATED_TEMPLATE" envDefault:"Order {{.OrderID}} status changed to {{.Status}}"`
+	UpdatedTemplate string `env:"NOTIFY_UPDATED_TEMPLATE"`
+}
+
+// SetDefaults fills the templates left empty with the defaults above.
+func (c *Config) SetDefaults() {
+	if c.CreatedTemplate == "" {
+		c.CreatedTemplate = DefaultCreatedTemplate
+	}
+	if c.UpdatedTemplate == "" {
+		c.UpdatedTemplate = DefaultUpdatedTemplate
+	}
 }
 
 // Validate reports every template that does not parse, or does not render a

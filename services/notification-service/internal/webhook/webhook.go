@@ -23,14 +23,24 @@ type Config struct {
 	// JSON and its event id as Idempotency-Key.
 	URL string `env:"NOTIFY_WEBHOOK_URL"`
 	// Timeout bounds each attempt, response included.
-	Timeout time.Duration `env:"NOTIFY_WEBHOOK_TIMEOUT" envDefault:"5s"`
+	Timeout time.Duration `env:"NOTIFY_WEBHOOK_TIMEOUT"`
 	// Retries is how many times a failed attempt (network error, timeout,
 	// 408, 429 or 5xx) is repeated before Send gives up; the event is then
 	// retried by the consumer as a whole.
-	Retries int `env:"NOTIFY_WEBHOOK_RETRIES" envDefault:"2"`
+	Retries int `env:"NOTIFY_WEBHOOK_RETRIES"`
 	// Backoff is the wait before the first retry; it doubles for each
 	// further one.
-	Backoff time.Duration `env:"NOTIFY_WEBHOOK_BACKOFF" envDefault:"200ms"`
+	Backoff time.Duration `env:"NOTIFY_WEBHOOK_BACKOFF"`
+}
+
+// SetDefaults gives a new Config its defaults: 5s per attempt, 2 retries,
+// 200ms before the first. config.Load calls it before reading the
+// environment; it sets every field unconditionally because 0 retries and
+// no backoff are settings of their own.
+func (c *Config) SetDefaults() {
+	c.Timeout = 5 * time.Second
+	c.Retries = 2
+	c.Backoff = 200 * time.Millisecond
 }
 
 // Validate reports every setting that cannot work.

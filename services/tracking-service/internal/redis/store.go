@@ -22,17 +22,32 @@ import (
 // Config locates the Redis server.
 type Config struct {
 	// Addr is the server's host:port.
-	Addr string `env:"REDIS_ADDR" envDefault:"127.0.0.1:6379"`
+	Addr string `env:"REDIS_ADDR"`
 	// Username and Password authenticate with Redis ACLs; both may be empty.
 	Username string `env:"REDIS_USERNAME"`
 	Password string `env:"REDIS_PASSWORD"`
 	// DB is the logical database number.
-	DB int `env:"REDIS_DB" envDefault:"0"`
+	DB int `env:"REDIS_DB"`
 	// KeyPrefix starts every key and channel name of the service, so that
 	// it can share a server with others.
-	KeyPrefix string `env:"REDIS_KEY_PREFIX" envDefault:"tracking:"`
+	KeyPrefix string `env:"REDIS_KEY_PREFIX"`
 	// ClientName names the service's connections in CLIENT LIST.
-	ClientName string `env:"REDIS_CLIENT_NAME" envDefault:"tracking-service"`
+	ClientName string `env:"REDIS_CLIENT_NAME"`
+}
+
+// SetDefaults fills the fields left empty: the local server of
+// hack/devenv.sh, keys under "tracking:", connections named
+// tracking-service.
+func (c *Config) SetDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:6379"
+	}
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = "tracking:"
+	}
+	if c.ClientName == "" {
+		c.ClientName = "tracking-service"
+	}
 }
 
 // Validate reports every setting that cannot work.
