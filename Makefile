@@ -13,7 +13,7 @@ FUZZTIME ?= 10s
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: up
 up: ## Start local PostgreSQL, Redis and Kafka (installing what is missing)
@@ -32,24 +32,36 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: up ## Run every test of every module against the real local infrastructure, then verify the deployment files
-	@$(WITH_ENV) for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
+test: ## Run every check, one after another, stopping at the first failure: test-go, fuzz, verify, cluster-test
+	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory fuzz
-	@$(MAKE) --no-print-directory verify-deploy
-	@$(MAKE) --no-print-directory verify-monitoring
+	@$(MAKE) --no-print-directory verify
 	@$(MAKE) --no-print-directory cluster-test
 
-.PHONY: cluster-test
-cluster-test: ## Install the chart on a real Kubernetes v1.37.2 API server with simulated nodes (kwok), then skaffold deploy it (the first run builds the cluster, ~15 min)
-	@hack/cluster-test.sh
+.PHONY: test-go
+test-go: up ## Run every Go test of every module (go test -race) against the real local infrastructure
+	@$(WITH_ENV) for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
+
+.PHONY: fuzz
+fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)
+	@cd services/orders-service && go test -run '^$$' -fuzz '^FuzzDecodeCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/api/
+
+.PHONY: verify
+verify: ## Check the deployment files, then the monitoring, offline: verify-deploy, verify-monitoring
+	@$(MAKE) --no-print-directory verify-deploy
+	@$(MAKE) --no-print-directory verify-monitoring
+
+.PHONY: verify-deploy
+verify-deploy: ## Lint, render and strictly validate the Helm chart, skaffold.yaml and the Dockerfile (offline)
+	@hack/verify-deploy.sh
 
 .PHONY: verify-monitoring
 verify-monitoring: ## Check and unit-test the alert rules; check every dashboard/alert query against the metrics the services expose (offline)
 	@hack/verify-monitoring.sh
 
-.PHONY: verify-deploy
-verify-deploy: ## Lint, render and strictly validate the Helm chart, skaffold.yaml and the Dockerfile (offline)
-	@hack/verify-deploy.sh
+.PHONY: cluster-test
+cluster-test: ## Install the chart, then skaffold deploy it, on the test cluster: a real Kubernetes v1.37.2 API server with kwok-simulated nodes (the first run builds it, ~15 min)
+	@hack/verify-cluster.sh
 
 .PHONY: dev
 dev: ## Run the platform on a local kind cluster with skaffold, rebuilding on change
@@ -62,10 +74,6 @@ deploy: ## Install the infrastructure and the app into the current kubectl conte
 .PHONY: undeploy
 undeploy: ## Remove what make deploy installed (keeps volumes and CRDs)
 	@hack/deploy.sh down
-
-.PHONY: fuzz
-fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)
-	@cd services/orders-service && go test -run '^$$' -fuzz '^FuzzDecodeCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/api/
 
 .PHONY: lint
 lint: ## go vet and gofmt over every module

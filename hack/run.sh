@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# run.sh SERVICE...: the `make run` loop. Starts the local infrastructure,
-# builds and runs each service in the foreground with readable logs, and on
-# Ctrl-C stops the services and the infrastructure it started (servers that
+# run.sh SERVICE...: the `make run` loop. Builds the services into bin/ with
+# hack/build.sh (as `make build` and the images do), starts the local
+# infrastructure, runs each service in the foreground with readable logs, and
+# on Ctrl-C stops the services and the infrastructure it started (servers that
 # were already running are left alone).
 #
 # PROMETHEUS=1 also starts Debian's Prometheus (installed by
@@ -12,12 +13,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# Built before anything starts, so a compile error leaves nothing running.
+OUT_DIR=bin hack/build.sh "$@"
+
 was_up=1
 hack/devenv.sh status >/dev/null 2>&1 || was_up=0
 eval "$(hack/devenv.sh up)"
 export LOG_FORMAT=${LOG_FORMAT:-text}
 
-mkdir -p bin
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -42,7 +45,6 @@ if [ "${PROMETHEUS:-0}" = 1 ]; then
 fi
 
 for svc in "$@"; do
-  go build -o "bin/$svc" "./services/$svc"
   # Prefix every line with the service name so interleaved logs stay readable.
   "bin/$svc" > >(sed -u "s/^/[$svc] /") 2>&1 &
   pids+=($!)

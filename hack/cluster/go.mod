@@ -1,9 +1,9 @@
 // Module cluster pins and builds the components of the local test cluster that
-// hack/testcluster.sh starts: etcd, kube-apiserver, kube-controller-manager,
+// hack/cluster.sh starts: etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler, kubectl and kwok. The small mains under cmd/ mirror the
 // upstream ones. It is outside go.work (the services never see these
 // dependencies) and apart from hack/tools, whose Helm pins other k8s.io
-// versions. hack/testcluster.sh builds it with GOWORK=off.
+// versions. hack/cluster.sh builds it with GOWORK=off.
 module github.com/order-tracking/platform/hack/cluster
 
 go 1.26.0

@@ -1,4 +1,4 @@
-// Module skaffold pins the skaffold binary that hack/cluster-test.sh runs
+// Module skaffold pins the skaffold binary that hack/verify-cluster.sh runs
 // against the local test cluster. It is a module of its own because skaffold
 // pins k8s.io/client-go and friends to older releases by replace, which cannot
 // live beside the k8s.io/kubernetes v1.37 pins of the parent module.

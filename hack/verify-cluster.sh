@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the platform's chart on a real Kubernetes v1.37 control plane with simulated nodes
-# (hack/testcluster.sh) and checks what schema validation cannot (part of `make test`):
+# verify-cluster.sh (`make cluster-test`, part of `make test`): starts the test cluster, a real
+# Kubernetes v1.37 control plane with simulated nodes (hack/cluster.sh up), installs the platform's
+# chart on it and checks what schema validation cannot:
 #   - the API server reports v1.37.2 and three nodes are Ready
 #   - the Strimzi and prometheus-operator CRDs (and Gateway API's HTTPRoute) apply and are Established
 #   - `kubectl apply --dry-run=server` accepts every object the chart renders, for the default
@@ -20,7 +21,7 @@
 # Environment:
 #   CRDS_DIR      Strimzi 1.2.0 and prometheus-operator v0.93.0 CRDs (default ../shared/crds)
 #   GATEWAY_API   sigs.k8s.io/gateway-api module version for the HTTPRoute CRD (default v1.5.1)
-#   KEEP_CLUSTER  1: leave the cluster running afterwards (hack/testcluster.sh down stops it)
+#   KEEP_CLUSTER  1: leave the cluster running afterwards (hack/cluster.sh down stops it)
 #   SKIP_SKAFFOLD 1: leave out the skaffold checks (and skaffold's first build)
 set -euo pipefail
 
@@ -37,7 +38,7 @@ ns=order-tracking
 work=$(mktemp -d)
 cleanup() {
 	local rc=$?
-	if [ "${KEEP_CLUSTER:-}" != 1 ]; then hack/testcluster.sh down >/dev/null 2>&1 || true; fi
+	if [ "${KEEP_CLUSTER:-}" != 1 ]; then hack/cluster.sh down >/dev/null 2>&1 || true; fi
 	rm -rf "$work"
 	exit "$rc"
 }
@@ -49,18 +50,18 @@ trap cleanup EXIT
 echo "== cluster-test: tools"
 start=$SECONDS
 tools=$(hack/tools.sh)
-bin=$(hack/testcluster.sh bin)
+bin=$(hack/cluster.sh bin)
 export PATH="$bin:$tools:$PATH"
 export HELM_CONFIG_HOME=$work/helm/config HELM_CACHE_HOME=$work/helm/cache HELM_DATA_HOME=$work/helm/data
 if [ "${SKIP_SKAFFOLD:-}" != 1 ]; then
-	skaffold_bin=$(hack/testcluster.sh skaffold)
+	skaffold_bin=$(hack/cluster.sh skaffold)
 	export PATH="$skaffold_bin:$PATH"
 fi
 echo "   $(helm version --short), $(kubectl version --client -o json | sed -n 's/.*"gitVersion": "\(.*\)".*/kubectl \1/p' | head -n 1)${skaffold_bin:+, skaffold $(skaffold version)}, in $((SECONDS - start))s"
 
 echo "== cluster-test: cluster"
-hack/testcluster.sh up
-KUBECONFIG=$(hack/testcluster.sh kubeconfig)
+hack/cluster.sh up
+KUBECONFIG=$(hack/cluster.sh kubeconfig)
 export KUBECONFIG
 
 server_version() {

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# testcluster.sh: a real Kubernetes control plane on loopback, with simulated nodes.
+# cluster.sh: starts and stops the test cluster, a real Kubernetes control plane on loopback with
+# simulated nodes. It runs no tests: hack/verify-cluster.sh (`make cluster-test`) tests the chart
+# on it.
 #
-#   hack/testcluster.sh up           build what is missing, start the cluster, wait for Ready nodes
-#   hack/testcluster.sh down         stop what `up` started (by PID: kwok, scheduler, controller
-#                                    manager, API server, then etcd) and remove its state
-#   hack/testcluster.sh kubeconfig   print the kubeconfig's path (export KUBECONFIG=$(...))
-#   hack/testcluster.sh env          print `export` lines: KUBECONFIG and PATH with the cluster's tools
-#   hack/testcluster.sh status       say what runs
-#   hack/testcluster.sh bin          build what is missing and print the directory of the binaries
-#   hack/testcluster.sh skaffold     build skaffold if missing and print its directory
+#   hack/cluster.sh up           build what is missing, start the cluster, wait for Ready nodes
+#   hack/cluster.sh down         stop what `up` started (by PID: kwok, scheduler, controller
+#                                manager, API server, then etcd) and remove its state
+#   hack/cluster.sh kubeconfig   print the kubeconfig's path (export KUBECONFIG=$(...))
+#   hack/cluster.sh env          print `export` lines: KUBECONFIG and PATH with the cluster's tools
+#   hack/cluster.sh status       say what runs
+#   hack/cluster.sh bin          build what is missing and print the directory of the binaries
+#   hack/cluster.sh skaffold     build skaffold if missing and print its directory
 #
 # The components are etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl of
 # Kubernetes v1.37, and kwok, which plays the kubelet of three nodes: Pods turn Ready and the
@@ -45,9 +47,11 @@ go_env() { env GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" "$@"; }
 module_version() { awk -v m="$1" '$1 == m { print $2; exit }' "$MODULE/go.mod"; }
 
 # cache_key DIR: a hash of what the binaries built from the module in DIR depend on.
+# go.mod's comment lines are left out: rewording them must not cost a rebuild.
 cache_key() {
 	(
-		cat "$1/go.mod" "$1/go.sum"
+		grep -v '^[[:space:]]*//' "$1/go.mod"
+		cat "$1/go.sum"
 		find "$1/cmd" -type f -name '*.go' 2>/dev/null | LC_ALL=C sort | xargs -r cat
 		go env GOVERSION GOOS GOARCH
 		echo "$2"
