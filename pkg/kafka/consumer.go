@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,152 +15,21 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/order-tracking/platform/pkg/events"
 )
 
 // Timings of the consumer loop. They are constants rather than settings
 // because they only trade CPU for reaction time; RetryBudget is the one
-// knob that changes behaviour.
+// knob that changes behaviour. Those of the hold, the backoff, the
+// dead-lettering and the lag gauges stand beside their code.
 const (
 	// pollTimeout bounds each Poll, and so how long a cancelled context, a
 	// gate check or a lag refresh waits.
 	pollTimeout = 100 * time.Millisecond
-	// gateInterval is how often a failing gate (or a pending dead-letter
-	// retry) is checked while consumption is on hold.
-	gateInterval = 250 * time.Millisecond
-	// gateTimeout bounds one gate call: a gate that hangs must not stop the
-	// loop from polling, or the group would evict this member.
-	gateTimeout = 5 * time.Second
-	// firstBackoff and maxBackoff shape the capped exponential backoff
-	// between handler attempts (100ms, 200ms, ... 2s, 2s, ...).
-	firstBackoff = 100 * time.Millisecond
-	maxBackoff   = 2 * time.Second
-	// maxDeadLetterBackoff caps the wait between dead-letter publish
-	// attempts; they go on until one succeeds.
-	maxDeadLetterBackoff = 5 * time.Second
-	// deadLetterTimeout bounds one dead-letter publish (the producer's
-	// delivery timeout), so that the loop polls again well within
-	// max.poll.interval.ms even while the broker refuses writes.
-	deadLetterTimeout = 10 * time.Second
 	// maxPollInterval is max.poll.interval.ms, set explicitly because the
 	// loop's design depends on it: a handler call plus the retry budget
 	// must stay far below it, or the group evicts this member mid-message.
 	maxPollInterval = 300 * time.Second
-	// maxRetryBudget keeps RetryBudget well below maxPollInterval, leaving
-	// room for the last attempt and the dead-letter publish.
-	maxRetryBudget = 2 * time.Minute
-	// lagInterval is how often the lag gauges are refreshed.
-	lagInterval = 5 * time.Second
-	// maxErrorHeader caps the dlt.error header: an error wrapping a huge
-	// response body must not make the dead-letter record too large to send.
-	maxErrorHeader = 4096
 )
-
-// Headers added to a dead-lettered record, next to its original headers.
-const (
-	HeaderDLTOriginalTopic     = "dlt.original.topic"
-	HeaderDLTOriginalPartition = "dlt.original.partition"
-	HeaderDLTOriginalOffset    = "dlt.original.offset"
-	HeaderDLTConsumerGroup     = "dlt.consumer.group"
-	HeaderDLTError             = "dlt.error"
-	HeaderDLTAttempts          = "dlt.attempts"
-	HeaderDLTTime              = "dlt.time"
-	// HeaderDLTReason is "permanent" (the handler said retrying is
-	// pointless) or "exhausted" (the retry budget ran out).
-	HeaderDLTReason = "dlt.reason"
-)
-
-// ConsumerConfig configures a Consumer.
-type ConsumerConfig struct {
-	// Brokers is the bootstrap list, host:port[,host:port...].
-	Brokers string `env:"KAFKA_BROKERS"`
-	// GroupID is the consumer group; required. The replicas of one service
-	// share it, so each record is handled by one of them. Services set
-	// their default (e.g. "tracking-service") before parsing the
-	// environment.
-	GroupID string `env:"KAFKA_GROUP_ID"`
-	// Topic is the topic consumed.
-	Topic string `env:"KAFKA_TOPIC"`
-	// DeadLetterTopic receives the records that could not be handled, with
-	// dlt.* headers saying why. Empty means Topic + ".dlt".
-	DeadLetterTopic string `env:"KAFKA_DLT_TOPIC"`
-	// RetryBudget is the longest one message may spend being retried after
-	// transient errors before it is dead-lettered, so that a poison message
-	// blocks its partition for at most this long. Time spent paused by the
-	// gate does not count. At most 2m, far below max.poll.interval.ms.
-	RetryBudget time.Duration `env:"KAFKA_RETRY_BUDGET"`
-	// Extra is passed to librdkafka as is, for settings this struct lacks.
-	// Connection settings among them (security.*, sasl.*, ssl.*, socket.*,
-	// client.*) also apply to the dead-letter producer. Keys the delivery
-	// guarantees depend on are refused by Validate.
-	Extra map[string]string `env:"-"`
-}
-
-// reservedConsumerKeys are librdkafka settings the loop's at-least-once
-// guarantee depends on; Extra may not change them.
-var reservedConsumerKeys = []string{
-	"group.id",
-	"enable.auto.offset.store",
-	"enable.auto.commit",
-	"go.application.rebalance.enable",
-	"go.events.channel.enable",
-}
-
-// sharedConnectionPrefixes select the Extra settings that also configure
-// the dead-letter producer. Consumer-only settings would only make
-// librdkafka warn there.
-var sharedConnectionPrefixes = []string{"security.", "sasl.", "ssl.", "socket.", "client.", "broker.", "debug"}
-
-// SetDefaults fills the fields left at zero: DefaultBrokers, events.Topic
-// and a 10s retry budget. NewConsumer and Validate call it too, so 0 or ""
-// always means the default.
-func (c *ConsumerConfig) SetDefaults() {
-	if c.Brokers == "" {
-		c.Brokers = DefaultBrokers
-	}
-	if c.Topic == "" {
-		c.Topic = events.Topic
-	}
-	if c.RetryBudget == 0 {
-		c.RetryBudget = 10 * time.Second
-	}
-}
-
-// complete is SetDefaults plus the dead-letter topic, which derives from
-// Topic: config.Load calls SetDefaults before KAFKA_TOPIC is read, so
-// deriving it there would follow the default topic, not the one set.
-func (c *ConsumerConfig) complete() {
-	c.SetDefaults()
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = c.Topic + ".dlt"
-	}
-}
-
-// Validate reports every setting that cannot work, at once. Empty fields
-// that have a default are fine.
-func (c ConsumerConfig) Validate() error {
-	c.complete()
-	var problems []string
-	if strings.TrimSpace(c.GroupID) == "" {
-		problems = append(problems, "KAFKA_GROUP_ID is required")
-	}
-	if c.DeadLetterTopic == c.Topic {
-		problems = append(problems, fmt.Sprintf("KAFKA_DLT_TOPIC must differ from KAFKA_TOPIC, both are %q", c.Topic))
-	}
-	if c.RetryBudget < 0 || c.RetryBudget > maxRetryBudget {
-		problems = append(problems, fmt.Sprintf("KAFKA_RETRY_BUDGET must be between 0 (default) and %s, got %s", maxRetryBudget, c.RetryBudget))
-	}
-	for _, k := range reservedConsumerKeys {
-		if _, ok := c.Extra[k]; ok {
-			problems = append(problems, fmt.Sprintf("Extra must not set %s: the consumer's delivery guarantee depends on it", k))
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("invalid kafka consumer config: %s", strings.Join(problems, "; "))
-	}
-	return nil
-}
 
 // Handler handles one message. Returning nil means done: the offset is
 // stored and the message is not delivered again (barring a crash before the
@@ -278,25 +145,14 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		"session.timeout.ms":     10000,
 		"go.logs.channel.enable": false,
 	}
-	producerExtra := map[string]string{}
 	for k, v := range cfg.Extra {
 		cm[k] = v
-		for _, p := range sharedConnectionPrefixes {
-			if strings.HasPrefix(k, p) {
-				producerExtra[k] = v
-			}
-		}
 	}
 	kc, err := ckafka.NewConsumer(&cm)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create kafka consumer: %w", err)
 	}
-	dlt, err := NewProducer(ProducerConfig{
-		Brokers:         cfg.Brokers,
-		ClientID:        cfg.GroupID + "-dlt",
-		DeliveryTimeout: deadLetterTimeout,
-		Extra:           producerExtra,
-	}, logger)
+	dlt, err := newDeadLetterProducer(cfg, logger)
 	if err != nil {
 		_ = kc.Close()
 		return nil, fmt.Errorf("cannot create dead-letter producer: %w", err)
@@ -354,7 +210,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // Ping asks the cluster for its metadata, for readiness checks.
 func (c *Consumer) Ping(ctx context.Context) error {
-	timeout := 2 * time.Second
+	timeout := pingTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
@@ -440,7 +296,8 @@ func (c *Consumer) take(ctx context.Context, km *ckafka.Message) {
 }
 
 // process runs the handler on m until it succeeds, fails permanently or
-// runs out of retry budget, and stores m's offset once m is done with. It
+// runs out of retry budget, as decide rules, and stores m's offset once m
+// is done with (handled, or its dead-letter copy acknowledged). It
 // returns without storing when ctx ends between attempts or m's partition
 // is revoked during a hold: m is then redelivered, here or elsewhere.
 func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
@@ -455,17 +312,26 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 	// ctx with the span in it: it still ends with the consumer, and the
 	// dead-letter publish made under it is a child of the span.
 	sctx := trace.ContextWithSpan(ctx, span)
+	budget := c.cfg.RetryBudget
 	var (
 		attempts int
+		err      error         // of the last attempt; nil before the first
+		spent    time.Duration // of the budget when err came back
 		start    time.Time     // of the first attempt
 		held     time.Duration // on hold for the gate since start: not charged to the budget
-		backoff  = firstBackoff
 	)
 	for {
 		if c.gate != nil {
+			// The gate is asked before every attempt, the first included;
+			// after a failure, once the backoff has passed. A dependency
+			// that went down meanwhile holds the message instead of
+			// spending its budget; a passing gate ends the hold.
 			holdStart := time.Now()
-			if !c.waitForGate(ctx, log) {
-				return
+			gerr := c.checkGate(ctx)
+			if decide(err, attempts, spent, gerr == nil, budget).action == hold {
+				if !c.holdForGate(ctx, log, gerr) {
+					return
+				}
 			}
 			if !start.IsZero() {
 				held += time.Since(holdStart)
@@ -477,16 +343,19 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 			start = time.Now()
 		}
 		attempts++
-		err := c.call(hctx, m)
-		if err != nil {
-			span.RecordError(err, trace.WithAttributes(attribute.Int("attempt", attempts)))
-		}
+		err = c.call(hctx, m)
 		if err == nil {
 			c.metrics.handled.WithLabelValues(c.cfg.Topic).Inc()
 			c.store(km, log)
 			return
 		}
-		if IsPermanent(err) {
+		span.RecordError(err, trace.WithAttributes(attribute.Int("attempt", attempts)))
+		spent = time.Since(start) - held
+		// The dependency counts as healthy here: without a gate it always
+		// does, and a gate passed just before this attempt; it is asked
+		// again after the backoff (above).
+		d := decide(err, attempts, spent, true, budget)
+		if d.reason == reasonPermanent {
 			c.metrics.failed.WithLabelValues(c.cfg.Topic, "permanent").Inc()
 			log.WarnContext(hctx, "kafka message cannot be handled, dead-lettering it", "error", err, "attempt", attempts)
 			span.SetStatus(codes.Error, "dead-lettered ("+reasonPermanent+"): "+err.Error())
@@ -494,28 +363,24 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 			return
 		}
 		c.metrics.failed.WithLabelValues(c.cfg.Topic, "transient").Inc()
+		// Stopping is not the policy's business: a message whose last error
+		// was transient is left for redelivery, budget spent or not.
 		if ctx.Err() != nil {
 			log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "error", err, "attempt", attempts)
 			span.AddEvent("left for redelivery")
 			return
 		}
-		spent := time.Since(start) - held
-		if spent >= c.cfg.RetryBudget {
+		if d.action == deadLetter {
 			log.WarnContext(hctx, "kafka message retry budget exhausted, dead-lettering it", "error", err, "attempt", attempts, "spent", spent)
 			span.SetStatus(codes.Error, "dead-lettered ("+reasonExhausted+"): "+err.Error())
 			c.deadLetter(sctx, km, m, err, attempts, reasonExhausted, log)
 			return
 		}
-		// The last wait ends at the budget, so the attempt after it is the
-		// last one: a poison message holds its partition for about the
-		// budget plus one handler call, not a backoff step more.
-		wait := min(backoff, c.cfg.RetryBudget-spent)
-		backoff = min(2*backoff, maxBackoff)
-		log.InfoContext(hctx, "kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", wait)
+		log.InfoContext(hctx, "kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", d.backoff)
 		// No polling while waiting: the whole budget is far below
 		// max.poll.interval.ms, so the group keeps this member, and a
 		// rebalance waits for it at most about the budget.
-		if !sleep(ctx, wait) {
+		if !sleep(ctx, d.backoff) {
 			log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "attempt", attempts)
 			span.AddEvent("left for redelivery")
 			return
@@ -555,309 +420,6 @@ func (c *Consumer) store(km *ckafka.Message, log *slog.Logger) {
 	}
 }
 
-// waitForGate returns true once the gate passes, at once or after a hold,
-// and false when the message in hand must be abandoned (see hold).
-func (c *Consumer) waitForGate(ctx context.Context, log *slog.Logger) bool {
-	err := c.checkGate(ctx)
-	if err == nil {
-		return true
-	}
-	if ctx.Err() != nil {
-		return false
-	}
-	log.Warn("kafka consumption paused: gate failing", "error", err)
-	t := time.Now()
-	ok := c.hold(ctx, func() bool {
-		err = c.checkGate(ctx)
-		return err == nil
-	})
-	if ok {
-		log.Info("kafka consumption resumed: gate passing", "paused_for", time.Since(t))
-	}
-	return ok
-}
-
-func (c *Consumer) checkGate(ctx context.Context) error {
-	gctx, cancel := context.WithTimeout(ctx, gateTimeout)
-	defer cancel()
-	return c.gate(gctx)
-}
-
-// hold puts consumption on hold until ready returns true (checked every
-// gateInterval): it pauses the assigned partitions and keeps polling, so
-// the group neither evicts this member nor waits on it to rebalance. It
-// returns false when the message in hand must be abandoned: ctx ended, the
-// client failed, or the message's partition was revoked meanwhile.
-func (c *Consumer) hold(ctx context.Context, ready func() bool) bool {
-	c.pause()
-	check := time.NewTicker(gateInterval)
-	defer check.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			// No resume: Run is about to commit and close.
-			return false
-		case <-check.C:
-			if ready() {
-				c.resume()
-				return !c.inHandRevoked
-			}
-		default:
-		}
-		if km := c.poll(); km != nil {
-			// A message fetched before the pause took effect, or for a
-			// partition assigned during it. Handling it now would overtake
-			// the message in hand, and dropping it would lose it: remember
-			// where its partition must start again after the hold.
-			p, off := km.TopicPartition.Partition, int64(km.TopicPartition.Offset)
-			if prev, ok := c.rewind[p]; !ok || off < prev {
-				c.rewind[p] = off
-			}
-		}
-		if c.fatal != nil {
-			return false
-		}
-	}
-}
-
-func (c *Consumer) pause() {
-	c.paused = true
-	clear(c.rewind)
-	parts, err := c.kc.Assignment()
-	if err != nil {
-		c.logger.Warn("cannot read kafka assignment to pause it", "error", err)
-		return
-	}
-	if err := c.kc.Pause(parts); err != nil {
-		c.logger.Warn("cannot pause kafka partitions", "error", err)
-	}
-}
-
-// resume resumes the assigned partitions and seeks each one it has taken
-// messages from back to where handling must continue: right after the
-// message in hand (which is handled again from memory) or the last one
-// handled. Otherwise messages that librdkafka fetched before the pause, or
-// that Poll returned during it, could be skipped.
-func (c *Consumer) resume() {
-	c.paused = false
-	parts, err := c.kc.Assignment()
-	if err != nil {
-		c.logger.Error("cannot read kafka assignment to resume it", "error", err)
-		return
-	}
-	if err := c.kc.Resume(parts); err != nil {
-		c.logger.Error("cannot resume kafka partitions", "error", err)
-	}
-	var seeks []ckafka.TopicPartition
-	for _, tp := range parts {
-		off, ok := c.next[tp.Partition]
-		if !ok {
-			off, ok = c.rewind[tp.Partition]
-		}
-		if !ok {
-			// Nothing taken from it since it was assigned: it still starts
-			// from the committed offset.
-			continue
-		}
-		tp.Offset = ckafka.Offset(off)
-		seeks = append(seeks, tp)
-	}
-	clear(c.rewind)
-	if len(seeks) == 0 {
-		return
-	}
-	res, err := c.kc.SeekPartitions(seeks)
-	if err != nil {
-		c.logger.Error("cannot seek kafka partitions after a pause", "error", err)
-		return
-	}
-	for _, tp := range res {
-		if tp.Error != nil {
-			c.logger.Error("cannot seek kafka partition after a pause", "partition", tp.Partition, "offset", tp.Offset, "error", tp.Error)
-		}
-	}
-}
-
-// rebalance is the group's rebalance callback, called by librdkafka from
-// inside Poll or Close on Run's goroutine.
-func (c *Consumer) rebalance(kc *ckafka.Consumer, ev ckafka.Event) error {
-	// cooperative-sticky is configured, but ask: Extra may have changed
-	// the strategy, and each protocol needs its own calls.
-	cooperative := kc.GetRebalanceProtocol() == "COOPERATIVE"
-	switch e := ev.(type) {
-	case ckafka.AssignedPartitions:
-		c.logger.Info("kafka partitions assigned", "partitions", partitionList(e.Partitions))
-		var err error
-		if cooperative {
-			err = kc.IncrementalAssign(e.Partitions)
-		} else {
-			err = kc.Assign(e.Partitions)
-		}
-		if err != nil {
-			c.logger.Error("cannot assign kafka partitions", "error", err)
-			return err
-		}
-		if c.paused {
-			// Consumption is on hold: new partitions join it, rather than
-			// deliver messages while the gate is failing.
-			if err := kc.Pause(e.Partitions); err != nil {
-				c.logger.Warn("cannot pause newly assigned kafka partitions", "error", err)
-			}
-		}
-	case ckafka.RevokedPartitions:
-		if kc.AssignmentLost() {
-			// The partitions may already belong to another member (this one
-			// was evicted, e.g. after a network split): committing could
-			// move the group's offsets under the new owner. Just drop them;
-			// the new owner redelivers what was not committed.
-			c.logger.Warn("kafka partitions lost", "partitions", partitionList(e.Partitions))
-		} else {
-			c.logger.Info("kafka partitions revoked", "partitions", partitionList(e.Partitions))
-			// Commit what was stored before the partitions go, so the next
-			// owner starts right after the last message handled here.
-			// librdkafka's auto-commit also does this on unassign; doing it
-			// here keeps the guarantee explicit and its failures logged.
-			if _, err := kc.Commit(); err != nil && !isNoOffset(err) {
-				c.logger.Warn("cannot commit kafka offsets on revocation", "error", err)
-			}
-		}
-		for _, tp := range e.Partitions {
-			if tp.Topic == nil || *tp.Topic != c.cfg.Topic {
-				continue
-			}
-			delete(c.next, tp.Partition)
-			delete(c.rewind, tp.Partition)
-			c.metrics.lag.DeleteLabelValues(c.cfg.Topic, partitionLabel(tp.Partition))
-			if c.inHand != nil && c.inHand.TopicPartition.Partition == tp.Partition {
-				c.inHandRevoked = true
-			}
-		}
-		var err error
-		if cooperative {
-			err = kc.IncrementalUnassign(e.Partitions)
-		} else {
-			err = kc.Unassign()
-		}
-		if err != nil {
-			c.logger.Error("cannot unassign kafka partitions", "error", err)
-			return err
-		}
-	}
-	return nil
-}
-
-// deadLetter publishes m to the dead-letter topic and, once the broker has
-// acknowledged it, stores km's offset. A failed publish is retried, with
-// consumption on hold meanwhile, until it succeeds or the message must be
-// abandoned: the message is neither stored nor skipped before its copy is
-// safe. ctx carries m's consumer span, which the copy's trace context
-// names instead of the original producer's.
-func (c *Consumer) deadLetter(ctx context.Context, km *ckafka.Message, m Message, cause error, attempts int, reason string, log *slog.Logger) {
-	dm := c.deadLetterMessage(m, cause, attempts, reason, time.Now())
-	c.tel.inject(ctx, &dm.Headers)
-	backoff := firstBackoff
-	for {
-		// Not cancelled by ctx, like the handler: the message in hand is
-		// finished on shutdown. The producer's delivery timeout bounds it.
-		err := c.dlt.Publish(context.WithoutCancel(ctx), []Message{dm})[0]
-		if err == nil {
-			c.metrics.deadLettered.WithLabelValues(c.cfg.Topic, reason).Inc()
-			log.WarnContext(ctx, "kafka message dead-lettered", "dead_letter_topic", c.cfg.DeadLetterTopic, "reason", reason, "attempts", attempts)
-			// Only now, with the copy acknowledged, may the group move past
-			// the original.
-			c.store(km, log)
-			return
-		}
-		log.ErrorContext(ctx, "cannot publish to the dead-letter topic, retrying", "dead_letter_topic", c.cfg.DeadLetterTopic, "error", err)
-		if ctx.Err() != nil {
-			return
-		}
-		until := time.Now().Add(backoff)
-		backoff = min(2*backoff, maxDeadLetterBackoff)
-		// Poll while waiting, partitions paused, so that a long broker
-		// outage does not also get this member evicted from the group.
-		if !c.hold(ctx, func() bool { return !time.Now().Before(until) }) {
-			return
-		}
-	}
-}
-
-// deadLetterMessage is m for the dead-letter topic: same key, value and
-// headers, plus dlt.* headers saying where it came from and why it failed.
-func (c *Consumer) deadLetterMessage(m Message, cause error, attempts int, reason string, now time.Time) Message {
-	errText := cause.Error()
-	if len(errText) > maxErrorHeader {
-		errText = errText[:maxErrorHeader]
-	}
-	hs := make([]Header, 0, len(m.Headers)+8)
-	hs = append(hs, m.Headers...)
-	hs = append(hs,
-		Header{Key: HeaderDLTOriginalTopic, Value: []byte(m.Topic)},
-		Header{Key: HeaderDLTOriginalPartition, Value: []byte(strconv.FormatInt(int64(m.Partition), 10))},
-		Header{Key: HeaderDLTOriginalOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
-		Header{Key: HeaderDLTConsumerGroup, Value: []byte(c.cfg.GroupID)},
-		Header{Key: HeaderDLTError, Value: []byte(errText)},
-		Header{Key: HeaderDLTAttempts, Value: []byte(strconv.Itoa(attempts))},
-		Header{Key: HeaderDLTTime, Value: []byte(now.UTC().Format(time.RFC3339Nano))},
-		Header{Key: HeaderDLTReason, Value: []byte(reason)},
-	)
-	return Message{Topic: c.cfg.DeadLetterTopic, Key: m.Key, Value: m.Value, Headers: hs}
-}
-
-// ensureDeadLetterTopic creates the dead-letter topic, with as many
-// partitions as the topic consumed, if it is missing. It only logs a
-// failure: on a cluster the topic usually comes from a KafkaTopic resource
-// and this client may lack the right to create topics.
-func (c *Consumer) ensureDeadLetterTopic(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	d, _ := ctx.Deadline()
-	timeout := time.Until(d)
-	if timeout <= 0 {
-		return
-	}
-	md, err := c.kc.GetMetadata(&c.cfg.Topic, false, int(timeout/time.Millisecond))
-	if err != nil {
-		c.logger.Warn("cannot read topic metadata to create the dead-letter topic", "error", err)
-		return
-	}
-	n := len(md.Topics[c.cfg.Topic].Partitions)
-	if n == 0 {
-		n = 1
-	}
-	if err := c.dlt.EnsureTopic(ctx, c.cfg.DeadLetterTopic, n); err != nil {
-		c.logger.Warn("cannot create the dead-letter topic", "dead_letter_topic", c.cfg.DeadLetterTopic, "error", err)
-	}
-}
-
-// refreshLag sets the lag gauges of the assigned partitions, at most every
-// lagInterval. It uses the high watermarks that fetch responses bring, so
-// it costs no broker round trip.
-func (c *Consumer) refreshLag() {
-	if time.Now().Before(c.lagDue) {
-		return
-	}
-	c.lagDue = time.Now().Add(lagInterval)
-	parts, err := c.kc.Assignment()
-	if err != nil || len(parts) == 0 {
-		return
-	}
-	pos, err := c.kc.Position(parts)
-	if err != nil {
-		return
-	}
-	for _, tp := range pos {
-		if tp.Offset < 0 || tp.Topic == nil {
-			continue // nothing consumed yet: no position to measure from
-		}
-		_, high, err := c.kc.GetWatermarkOffsets(*tp.Topic, tp.Partition)
-		if err != nil || high < 0 {
-			continue
-		}
-		c.metrics.lag.WithLabelValues(c.cfg.Topic, partitionLabel(tp.Partition)).Set(float64(max(high-int64(tp.Offset), 0)))
-	}
-}
-
 // toMessage converts a consumed record.
 func toMessage(km *ckafka.Message) Message {
 	m := Message{
@@ -879,7 +441,6 @@ func toMessage(km *ckafka.Message) Message {
 	return m
 }
 
-// isNoOffset reports the error Commit returns when nothing new was stored.
 // isGroupChurn reports a commit refused because the group's membership is
 // changing: retried implicitly by the next owner or the revocation commit.
 func isGroupChurn(err error) bool {
@@ -894,17 +455,10 @@ func isGroupChurn(err error) bool {
 	return false
 }
 
+// isNoOffset reports the error Commit returns when nothing new was stored.
 func isNoOffset(err error) bool {
 	var kerr ckafka.Error
 	return errors.As(err, &kerr) && kerr.Code() == ckafka.ErrNoOffset
-}
-
-func partitionList(tps []ckafka.TopicPartition) []int32 {
-	ps := make([]int32, len(tps))
-	for i, tp := range tps {
-		ps[i] = tp.Partition
-	}
-	return ps
 }
 
 // sleep waits for d or until ctx ends, and reports whether d elapsed.

@@ -4,16 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Reasons a message goes to the dead-letter topic: the label values of
-// kafka_consumer_messages_dead_lettered_total and the dlt.reason header.
-const (
-	reasonPermanent = "permanent"
-	reasonExhausted = "exhausted"
-)
+// lagInterval is how often the lag gauges are refreshed.
+const lagInterval = 5 * time.Second
 
 // consumerMetrics are the consumer's Prometheus metrics. Labels are the
 // topic, a fixed reason and partition numbers only, so the series count is
@@ -124,3 +121,31 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error)
 }
 
 func partitionLabel(p int32) string { return strconv.FormatInt(int64(p), 10) }
+
+// refreshLag sets the lag gauges of the assigned partitions, at most every
+// lagInterval. It uses the high watermarks that fetch responses bring, so
+// it costs no broker round trip.
+func (c *Consumer) refreshLag() {
+	if time.Now().Before(c.lagDue) {
+		return
+	}
+	c.lagDue = time.Now().Add(lagInterval)
+	parts, err := c.kc.Assignment()
+	if err != nil || len(parts) == 0 {
+		return
+	}
+	pos, err := c.kc.Position(parts)
+	if err != nil {
+		return
+	}
+	for _, tp := range pos {
+		if tp.Offset < 0 || tp.Topic == nil {
+			continue // nothing consumed yet: no position to measure from
+		}
+		_, high, err := c.kc.GetWatermarkOffsets(*tp.Topic, tp.Partition)
+		if err != nil || high < 0 {
+			continue
+		}
+		c.metrics.lag.WithLabelValues(c.cfg.Topic, partitionLabel(tp.Partition)).Set(float64(max(high-int64(tp.Offset), 0)))
+	}
+}

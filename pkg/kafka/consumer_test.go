@@ -250,6 +250,15 @@ func header(m *ckafka.Message, key string) (string, bool) {
 	return "", false
 }
 
+func TestNewConsumerRejects(t *testing.T) {
+	if _, err := kafka.NewConsumer(kafka.ConsumerConfig{}, nopHandler, discard, kafka.ConsumerOptions{}); err == nil {
+		t.Error("no group: got nil error, want one")
+	}
+	if _, err := kafka.NewConsumer(kafka.ConsumerConfig{GroupID: "g"}, nil, discard, kafka.ConsumerOptions{}); err == nil {
+		t.Error("nil handler: got nil error, want one")
+	}
+}
+
 func TestIntegrationConsumerCommitsHandled(t *testing.T) {
 	t.Parallel()
 	brokers := testinfra.KafkaBrokers(t)

@@ -1,10 +1,6 @@
 package kafka
 
-import (
-	"errors"
-
-	"github.com/order-tracking/platform/pkg/events"
-)
+import "errors"
 
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct{ err error }
@@ -32,22 +28,4 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
-}
-
-// DecodeEvent decodes m as an order event with events.Decode. Its errors
-// (an *events.DecodeError, or one wrapping events.ErrUnknownType) come back
-// marked Permanent, because a record that does not decode now never will:
-// returning the error from a Handler dead-letters the record at once. A
-// handler that prefers to skip events of types it does not know (a newer
-// producer) checks errors.Is(err, events.ErrUnknownType) and returns nil.
-func DecodeEvent(m Message) (events.Event, error) {
-	hs := make([]events.Header, len(m.Headers))
-	for i, h := range m.Headers {
-		hs[i] = events.Header{Key: h.Key, Value: h.Value}
-	}
-	e, err := events.Decode(hs, m.Value)
-	if err != nil {
-		return events.Event{}, Permanent(err)
-	}
-	return e, nil
 }

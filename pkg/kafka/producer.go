@@ -14,43 +14,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// DefaultBrokers is the bootstrap list of every client when KAFKA_BROKERS
-// is unset: the local broker of hack/devenv.sh.
-const DefaultBrokers = "127.0.0.1:9092"
-
-// ProducerConfig configures a Producer.
-type ProducerConfig struct {
-	// Brokers is the bootstrap list, host:port[,host:port...].
-	Brokers string `env:"KAFKA_BROKERS"`
-	// ClientID names this producer in the broker's logs and metrics.
-	ClientID string `env:"KAFKA_CLIENT_ID"`
-	// DeliveryTimeout bounds how long one message may wait for the broker's
-	// acknowledgement, retries included (message.timeout.ms). Past it the
-	// message is reported failed and the caller decides what to do.
-	DeliveryTimeout time.Duration `env:"KAFKA_DELIVERY_TIMEOUT"`
-	// Extra is passed to librdkafka as is, for settings this struct lacks.
-	Extra map[string]string `env:"-"`
-}
-
-// SetDefaults fills the fields left at zero: DefaultBrokers, and 30s to
-// deliver. NewProducer calls it too, so a Config literal needs only what
-// differs.
-func (c *ProducerConfig) SetDefaults() {
-	if c.Brokers == "" {
-		c.Brokers = DefaultBrokers
-	}
-	if c.DeliveryTimeout == 0 {
-		c.DeliveryTimeout = 30 * time.Second
-	}
-}
-
-// Validate reports a configuration that cannot work.
-func (c ProducerConfig) Validate() error {
-	if c.DeliveryTimeout < time.Second {
-		return errors.New("KAFKA_DELIVERY_TIMEOUT must be at least 1s")
-	}
-	return nil
-}
+// pingTimeout bounds a Ping whose context has no deadline.
+const pingTimeout = 2 * time.Second
 
 // Message is one record: to publish, or as consumed.
 type Message struct {
@@ -250,7 +215,7 @@ func (p *Producer) EnsureTopic(ctx context.Context, topic string, partitions int
 
 // Ping asks the cluster for its metadata, for readiness checks.
 func (p *Producer) Ping(ctx context.Context) error {
-	timeout := 2 * time.Second
+	timeout := pingTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}

@@ -112,9 +112,3 @@ func TestPublishStopsWaitingWhenContextEnds(t *testing.T) {
 		t.Fatal("got acknowledged, want the context's error")
 	}
 }
-
-func TestProducerConfigValidate(t *testing.T) {
-	if _, err := kafka.NewProducer(kafka.ProducerConfig{DeliveryTimeout: time.Millisecond}, discard); err == nil {
-		t.Fatal("got nil error for a 1ms delivery timeout, want one")
-	}
-}

@@ -1,0 +1,82 @@
+package kafka_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/kafka"
+)
+
+// encoded returns a valid order event as a consumed message.
+func encoded(t *testing.T, orderID int64) kafka.Message {
+	t.Helper()
+	e := events.NewOrderCreated(events.Order{
+		ID: orderID, CustomerName: "Ada", Item: "Engine", Quantity: 1, Status: "PENDING",
+		CreatedAt: time.Now(), UpdatedAt: time.Now(),
+	}, 1, time.Now())
+	key, value, hs, err := events.Encode(e, "/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := kafka.Message{Topic: "order-events", Key: key, Value: value}
+	for _, h := range hs {
+		m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+	}
+	return m
+}
+
+// withHeader returns m with header key set to value (replacing any).
+func withHeader(m kafka.Message, key, value string) kafka.Message {
+	var hs []kafka.Header
+	for _, h := range m.Headers {
+		if h.Key != key {
+			hs = append(hs, h)
+		}
+	}
+	m.Headers = append(hs, kafka.Header{Key: key, Value: []byte(value)})
+	return m
+}
+
+func TestDecodeEvent(t *testing.T) {
+	valid := encoded(t, 42)
+	tests := []struct {
+		name            string
+		msg             kafka.Message
+		wantOrderID     int64
+		wantErr         bool
+		wantUnknownType bool
+		wantDecodeError bool
+	}{
+		{name: "valid", msg: valid, wantOrderID: 42},
+		{name: "value not JSON", msg: kafka.Message{Value: []byte("{not json")}, wantErr: true, wantDecodeError: true},
+		{name: "empty value", msg: kafka.Message{}, wantErr: true, wantDecodeError: true},
+		{name: "unknown type header", msg: withHeader(valid, "ce_type", "OrderExplodedEvent"), wantErr: true, wantUnknownType: true},
+		{name: "header contradicts payload", msg: withHeader(valid, "ce_subject", "7"), wantErr: true, wantDecodeError: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := kafka.DecodeEvent(tt.msg)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error: %v", err, tt.wantErr)
+			}
+			if !tt.wantErr {
+				if e.OrderID != tt.wantOrderID {
+					t.Errorf("got order id %d, want %d", e.OrderID, tt.wantOrderID)
+				}
+				return
+			}
+			if !kafka.IsPermanent(err) {
+				t.Errorf("got %v not marked permanent, want permanent", err)
+			}
+			if got := errors.Is(err, events.ErrUnknownType); got != tt.wantUnknownType {
+				t.Errorf("errors.Is(err, ErrUnknownType): got %v, want %v", got, tt.wantUnknownType)
+			}
+			var de *events.DecodeError
+			if got := errors.As(err, &de); got != tt.wantDecodeError {
+				t.Errorf("errors.As(err, *DecodeError): got %v, want %v", got, tt.wantDecodeError)
+			}
+		})
+	}
+}
