@@ -1,6 +1,3 @@
-// Package outbox relays the transactional outbox to Kafka: rows written with
-// each order change are published in order and removed only once the broker
-// has acknowledged them.
 package outbox
 
 import (
@@ -9,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,38 +25,62 @@ import (
 // instrumentationName is the tracer's scope: this package.
 const instrumentationName = "github.com/order-tracking/platform/services/orders-service/internal/outbox"
 
-// Config configures a Relay.
+// Config configures a Relay. config.Load fills it from the environment;
+// a zero field means its default (see SetDefaults).
 type Config struct {
 	// Topic receives every event.
-	Topic string `env:"KAFKA_TOPIC" envDefault:"order-events"`
+	Topic string `env:"KAFKA_TOPIC"`
 	// BatchSize is how many rows one round publishes.
-	BatchSize int `env:"OUTBOX_BATCH_SIZE" envDefault:"200"`
+	BatchSize int `env:"OUTBOX_BATCH_SIZE"`
 	// PollInterval is the fallback when a notification is missed (for
 	// example while the relay's connection was being re-established), and
 	// how often a standby replica tries to become the active relay.
-	PollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL" envDefault:"1s"`
+	PollInterval time.Duration `env:"OUTBOX_POLL_INTERVAL"`
 	// LockID is the PostgreSQL advisory lock that elects the one active relay.
-	LockID int64 `env:"OUTBOX_LOCK_ID" envDefault:"727274"`
-	// Channel is the LISTEN/NOTIFY channel the store notifies on commit.
-	Channel string `env:"-"`
+	LockID int64 `env:"OUTBOX_LOCK_ID"`
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills the fields left at zero: events.Topic (the consumers'
+// default too), 200 rows a batch, a 1s poll, lock 727274. config.Load calls
+// it before reading the environment, and NewRelay calls it too, so a Config
+// literal needs only what differs. Only zero is filled: a negative value is
+// a mistake for Validate to report, not a request for the default.
+func (c *Config) SetDefaults() {
 	if c.Topic == "" {
-		c.Topic = "order-events"
+		c.Topic = events.Topic
 	}
-	if c.BatchSize <= 0 {
+	if c.BatchSize == 0 {
 		c.BatchSize = 200
 	}
-	if c.PollInterval <= 0 {
+	if c.PollInterval == 0 {
 		c.PollInterval = time.Second
 	}
 	if c.LockID == 0 {
 		c.LockID = 727274
 	}
-	if c.Channel == "" {
-		c.Channel = "outbox"
+}
+
+// Validate reports every setting that cannot work, at once.
+func (c Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.Topic) == "" {
+		errs = append(errs, errors.New("KAFKA_TOPIC must not be empty"))
 	}
+	if c.BatchSize <= 0 {
+		errs = append(errs, fmt.Errorf("OUTBOX_BATCH_SIZE must be positive, got %d", c.BatchSize))
+	}
+	if c.PollInterval <= 0 {
+		errs = append(errs, fmt.Errorf("OUTBOX_POLL_INTERVAL must be positive, got %s", c.PollInterval))
+	}
+	// Zero is what an unset field means, so an explicit 0 would silently
+	// become the default lock after all; refuse it instead.
+	if c.LockID == 0 {
+		errs = append(errs, errors.New("OUTBOX_LOCK_ID must not be 0"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid outbox config: %w", err)
+	}
+	return nil
 }
 
 // Publisher sends messages and reports, per message, whether the broker took it.
@@ -76,10 +98,15 @@ type Relay struct {
 	logger *slog.Logger
 }
 
-// NewRelay returns a relay reading from pool and publishing with pub.
-func NewRelay(cfg Config, pool *pgxpool.Pool, pub Publisher, logger *slog.Logger) *Relay {
-	cfg.setDefaults()
-	return &Relay{cfg: cfg, pool: pool, pub: pub, logger: logger}
+// NewRelay returns a relay reading what Enqueue wrote from pool and
+// publishing it with pub. Zero fields of cfg take their defaults; it fails
+// when cfg cannot work.
+func NewRelay(cfg Config, pool *pgxpool.Pool, pub Publisher, logger *slog.Logger) (*Relay, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Relay{cfg: cfg, pool: pool, pub: pub, logger: logger}, nil
 }
 
 // Run relays until ctx ends. Errors (database or broker away) are logged
@@ -122,7 +149,7 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 		return false, err
 	}
 	r.logger.Info("outbox relay active", "topic", r.cfg.Topic)
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{r.cfg.Channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return true, fmt.Errorf("cannot listen for outbox notifications: %w", err)
 	}
 	for {

@@ -2,7 +2,6 @@ package outbox_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,12 +128,14 @@ func (c *countingPublisher) Publish(ctx context.Context, msgs []kafka.Message) [
 // runs when the test ends, and may be called more than once.
 func (f *fixture) startRelay(t *testing.T, pub outbox.Publisher, lockID int64) (stop func()) {
 	t.Helper()
-	r := outbox.NewRelay(outbox.Config{
+	r, err := outbox.NewRelay(outbox.Config{
 		Topic:        f.topic,
 		PollInterval: pollInterval,
 		LockID:       lockID,
-		Channel:      postgres.OutboxChannel,
 	}, f.pool, pub, testLogger(t))
+	if err != nil {
+		t.Fatalf("cannot create relay: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -453,8 +454,8 @@ func TestIntegrationRelayLateCommitOfLowerID(t *testing.T) {
 	col := f.consume(t)
 	ctx := t.Context()
 
-	// Transaction A: an order and its outbox row, written the way the store
-	// writes them, then left open.
+	// Transaction A: an order and its outbox row, written with Enqueue as
+	// the store writes them, then left open.
 	txA, err := f.pool.Begin(ctx)
 	if err != nil {
 		t.Fatalf("cannot begin: %v", err)
@@ -468,23 +469,12 @@ func TestIntegrationRelayLateCommitOfLowerID(t *testing.T) {
 		t.Fatalf("cannot insert order A: %v", err)
 	}
 	eventA := events.NewOrderCreated(a, 1, a.UpdatedAt)
-	key, value, headers, err := events.Encode(eventA, "/orders-service-test")
-	if err != nil {
-		t.Fatalf("cannot encode event A: %v", err)
-	}
-	hdrs, err := json.Marshal(headers)
-	if err != nil {
-		t.Fatalf("cannot encode headers of A: %v", err)
+	if err := outbox.Enqueue(ctx, txA, eventA, "/orders-service-test"); err != nil {
+		t.Fatalf("cannot enqueue event A: %v", err)
 	}
 	var outboxA int64
-	if err := txA.QueryRow(ctx,
-		`INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		eventA.ID, eventA.Type, eventA.OrderID, eventA.Version, key, value, hdrs).Scan(&outboxA); err != nil {
-		t.Fatalf("cannot insert outbox row A: %v", err)
-	}
-	if _, err := txA.Exec(ctx, "SELECT pg_notify($1, '')", postgres.OutboxChannel); err != nil {
-		t.Fatalf("cannot notify: %v", err)
+	if err := txA.QueryRow(ctx, "SELECT id FROM outbox WHERE event_id = $1", eventA.ID).Scan(&outboxA); err != nil {
+		t.Fatalf("cannot read outbox row A: %v", err)
 	}
 
 	// B commits first, with a higher outbox id.

@@ -1,5 +1,8 @@
-// Package postgres stores orders in PostgreSQL: the order table, the
-// transactional outbox beside it, and idempotency keys.
+// Package postgres stores orders in PostgreSQL: the order table and
+// idempotency keys. Each change's event goes to the transactional outbox
+// through package outbox, in the change's transaction. The migrations here
+// create the service's whole schema, the outbox table among them, so that
+// one goose version table orders every change to it.
 package postgres
 
 import (

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,16 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/order-tracking/platform/pkg/events"
-	"github.com/order-tracking/platform/pkg/tracing"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
+	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
 )
 
 // idempotencyLockSpace is the first key of the advisory locks that serialise
 // requests sharing an idempotency key.
 const idempotencyLockSpace int32 = 7272
-
-// OutboxChannel is the LISTEN/NOTIFY channel that wakes the outbox relay.
-const OutboxChannel = "outbox"
 
 // StoreOptions tunes an OrderStore; the zero value is usable.
 type StoreOptions struct {
@@ -93,7 +89,9 @@ func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o or
 				return fmt.Errorf("cannot record idempotency key: %w", err)
 			}
 		}
-		return s.enqueue(ctx, tx, events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt))
+		// In the same transaction: the event exists if and only if the order
+		// change does.
+		return outbox.Enqueue(ctx, tx, events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt), s.source)
 	})
 	return o, replayed, err
 }
@@ -168,38 +166,9 @@ func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders
 		if err != nil {
 			return fmt.Errorf("cannot update order: %w", err)
 		}
-		return s.enqueue(ctx, tx, events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt))
+		return outbox.Enqueue(ctx, tx, events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt), s.source)
 	})
 	return o, err
-}
-
-// enqueue writes e to the outbox inside tx and notifies the relay; the
-// notification is delivered only if tx commits. The row keeps the W3C
-// traceparent of the span in ctx (the request's), so that the relay's
-// publish and the consumers continue that request's trace.
-func (s *OrderStore) enqueue(ctx context.Context, tx pgx.Tx, e events.Event) error {
-	key, value, headers, err := events.Encode(e, s.source)
-	if err != nil {
-		return fmt.Errorf("cannot encode event: %w", err)
-	}
-	hdrs, err := json.Marshal(headers)
-	if err != nil {
-		return fmt.Errorf("cannot encode event headers: %w", err)
-	}
-	var traceparent *string // NULL: the change was made outside any trace
-	if tp := tracing.Traceparent(ctx); tp != "" {
-		traceparent = &tp
-	}
-	if _, err := tx.Exec(ctx,
-		`INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent); err != nil {
-		return fmt.Errorf("cannot write outbox row: %w", err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", OutboxChannel); err != nil {
-		return fmt.Errorf("cannot notify outbox relay: %w", err)
-	}
-	return nil
 }
 
 // snapshot is the event contract's view of an order.
