@@ -212,3 +212,14 @@ func withDatabase(connURL, name string) (string, error) {
 	// In keyword=value form the last occurrence of a keyword wins.
 	return connURL + " dbname=" + name, nil
 }
+
+// Unsetenv unsets each variable for the rest of t and restores it after,
+// so that a test of configuration defaults sees none of the developer's or
+// CI's settings. Like t.Setenv, it cannot be used in parallel tests.
+func Unsetenv(t *testing.T, names ...string) {
+	t.Helper()
+	for _, k := range names {
+		t.Setenv(k, "") // registers the restore
+		os.Unsetenv(k)
+	}
+}
