@@ -6,7 +6,7 @@
 #
 # SERVICE is orders-service, tracking-service or notification-service (all
 # three when none is given). Environment:
-#   VERSION     stamped into main.version (default: git describe, else "dev")
+#   VERSION     stamped into pkg/service (the traces' service.version; default: git describe, else "dev")
 #   OUT_DIR     where the binaries go (default: bin)
 #   GO_GCFLAGS  extra -gcflags, e.g. "all=-N -l" from skaffold debug; debug
 #               builds keep their symbol tables (no -s -w) so a debugger works.
@@ -22,7 +22,7 @@ fi
 
 version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 out_dir=${OUT_DIR:-bin}
-ldflags="-X main.version=${version}"
+ldflags="-X github.com/order-tracking/platform/pkg/service.stamp=${version}"
 gcflags=()
 if [ -n "${GO_GCFLAGS:-}" ]; then
 	gcflags=(-gcflags "${GO_GCFLAGS}")

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/pkg/logging"
 )
 
@@ -115,13 +116,18 @@ type readinessCheck struct {
 // New builds a Server. reg receives the request metrics and is served on
 // /metrics; pass NewRegistry() (nil means a fresh one). A nil logger means
 // slog.Default(). Log lines written while serving a request carry its
-// request_id.
-func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) *Server {
+// request_id. It fails only when reg already holds a different metric of
+// the request histogram's name.
+func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, error) {
 	if reg == nil {
 		reg = NewRegistry()
 	}
 	if logger == nil {
 		logger = slog.Default()
+	}
+	requests, err := newRequestMetrics(reg)
+	if err != nil {
+		return nil, err
 	}
 	// Request IDs in the access and panic logs come from the context, so
 	// make sure the handler reads them there whatever logger we were given.
@@ -147,22 +153,22 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) *Server {
 	engine.Use(
 		traceRequests(),
 		requestID(),
-		observe(newRequestMetrics(reg), logger),
+		observe(requests, logger),
 		recovery(logger),
 	)
 	engine.NoRoute(func(c *gin.Context) {
-		c.JSON(http.StatusNotFound, gin.H{"error": "not found", "path": c.Request.URL.Path})
+		httpapi.Encode(c, http.StatusNotFound, gin.H{"error": "not found", "path": c.Request.URL.Path})
 	})
 	engine.NoMethod(func(c *gin.Context) {
-		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed", "method": c.Request.Method, "path": c.Request.URL.Path})
+		httpapi.Encode(c, http.StatusMethodNotAllowed, gin.H{"error": "method not allowed", "method": c.Request.Method, "path": c.Request.URL.Path})
 	})
 
 	engine.GET("/healthz", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+		httpapi.Encode(c, http.StatusOK, gin.H{"status": "ok"})
 	})
 	engine.GET("/readyz", s.readyz)
 	engine.GET("/metrics", gin.WrapH(metricsHandler(reg)))
-	return s
+	return s, nil
 }
 
 // Router returns the gin engine for the service to register its routes on.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/order-tracking/platform/pkg/testinfra"
 )
@@ -48,7 +49,10 @@ func newTestServer(t *testing.T) (*Server, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s := New(testConfig(), logger, NewRegistry())
+	s, err := New(testConfig(), logger, NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.Router().GET("/orders/fetchOrder/:id", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"id": c.Param("id")})
 	})
@@ -381,8 +385,20 @@ func TestManyServersInOneProcess(t *testing.T) {
 		newTestServer(t)
 	}
 	reg := NewRegistry()
-	New(testConfig(), slog.New(slog.DiscardHandler), reg)
-	New(testConfig(), slog.New(slog.DiscardHandler), reg) // same registry: shares the histogram
+	for range 2 { // same registry: the second shares the histogram
+		if _, err := New(testConfig(), slog.New(slog.DiscardHandler), reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNewFailsOnConflictingMetric(t *testing.T) {
+	reg := NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "http_server_requests_seconds", Help: "Not a histogram."}))
+	s, err := New(testConfig(), slog.New(slog.DiscardHandler), reg)
+	if err == nil || s != nil || !strings.Contains(err.Error(), "cannot register http request metrics") {
+		t.Errorf("got %v, %v, want no server and a cannot register error", s, err)
+	}
 }
 
 func TestGracefulShutdown(t *testing.T) {
@@ -522,7 +538,11 @@ func TestRunFailsOnBusyPort(t *testing.T) {
 	cfg := testConfig()
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
 
-	err = New(cfg, slog.New(slog.DiscardHandler), nil).Run(context.Background())
+	s, err := New(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "cannot listen") {
 		t.Errorf("got %v, want a cannot listen error", err)
 	}

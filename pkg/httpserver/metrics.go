@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -13,9 +14,14 @@ import (
 // NewRegistry returns a registry with the Go runtime and process collectors,
 // the same metrics the global default registry carries. Each server gets its
 // own so that tests can build many servers in one process without
-// duplicate-registration panics.
+// duplicate-registration errors.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
+	// The one MustRegister left: elsewhere constructors return
+	// registration errors, but this registry was created on the line
+	// above and the two collectors' metric names (go_*, process_*) are
+	// disjoint, so it cannot fail, and an error return here would make
+	// every caller handle an error that cannot happen.
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -36,8 +42,8 @@ const unknownRoute = "UNKNOWN"
 // newRequestMetrics registers the request histogram on reg. It keeps Spring
 // Boot's name and label names so the dashboards and alerts written for the
 // Java services keep working. A second server on the same registry shares
-// the first one's histogram instead of panicking.
-func newRequestMetrics(reg prometheus.Registerer) *prometheus.HistogramVec {
+// the first one's histogram instead of failing.
+func newRequestMetrics(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "http_server_requests_seconds",
 		Help:    "Duration of HTTP requests handled, by method, route template and status.",
@@ -47,12 +53,12 @@ func newRequestMetrics(reg prometheus.Registerer) *prometheus.HistogramVec {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {
 			if existing, ok := are.ExistingCollector.(*prometheus.HistogramVec); ok {
-				return existing
+				return existing, nil
 			}
 		}
-		panic(err) // a conflicting metric of the same name is a programming error
+		return nil, fmt.Errorf("cannot register http request metrics: %w", err)
 	}
-	return h
+	return h, nil
 }
 
 // routeTemplate turns gin's route pattern into Spring's URI template

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/pkg/logging"
 )
 
@@ -79,7 +80,8 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 				c.Abort()
 				return
 			}
-			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{
+			c.Abort()
+			httpapi.Encode(c, http.StatusInternalServerError, gin.H{
 				"error":     "internal server error",
 				"requestId": logging.RequestID(ctx),
 			})

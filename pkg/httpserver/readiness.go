@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/order-tracking/platform/pkg/httpapi"
 )
 
 // readyz runs every readiness check concurrently, so the probe takes as
@@ -59,10 +61,10 @@ wait:
 
 	if !healthy {
 		s.logger.WarnContext(c.Request.Context(), "not ready", "checks", status)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": status})
+		httpapi.Encode(c, http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": status})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": status})
+	httpapi.Encode(c, http.StatusOK, gin.H{"status": "ok", "checks": status})
 }
 
 // safeCheck runs check, turning a panic into an error: it runs on its own

@@ -16,13 +16,9 @@ func encoded(t *testing.T, orderID int64) kafka.Message {
 		ID: orderID, CustomerName: "Ada", Item: "Engine", Quantity: 1, Status: "PENDING",
 		CreatedAt: time.Now(), UpdatedAt: time.Now(),
 	}, 1, time.Now())
-	key, value, hs, err := events.Encode(e, "/test")
+	m, err := kafka.EncodeEvent("order-events", e, "/test")
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := kafka.Message{Topic: "order-events", Key: key, Value: value}
-	for _, h := range hs {
-		m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: h.Value})
 	}
 	return m
 }
@@ -78,5 +74,25 @@ func TestDecodeEvent(t *testing.T) {
 				t.Errorf("errors.As(err, *DecodeError): got %v, want %v", got, tt.wantDecodeError)
 			}
 		})
+	}
+}
+
+// EncodeEvent and DecodeEvent are each other's inverse, and the record is
+// keyed by order id as the relay's are.
+func TestEncodeEventRoundTrip(t *testing.T) {
+	e := events.NewOrderCreated(events.Order{ID: 42, CustomerName: "Ada", Item: "Engine", Quantity: 2, Status: "PENDING"}, 1, time.Now())
+	m, err := kafka.EncodeEvent("orders-x", e, "/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Topic != "orders-x" || string(m.Key) != "42" {
+		t.Errorf("got topic %q key %q, want orders-x and 42", m.Topic, m.Key)
+	}
+	got, err := kafka.DecodeEvent(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != e.ID || got.OrderID != 42 || got.Order.Quantity != 2 {
+		t.Errorf("got %+v, want %+v back", got, e)
 	}
 }

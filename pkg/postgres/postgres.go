@@ -41,6 +41,18 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// Connect is how a service starts on its database: when migrateFirst is
+// set (MIGRATE_ON_START) it brings the schema up to date with migrate, then
+// it opens the pool the service runs on.
+func Connect(ctx context.Context, databaseURL string, migrateFirst bool, migrate func(context.Context, string) error) (*pgxpool.Pool, error) {
+	if migrateFirst {
+		if err := migrate(ctx, databaseURL); err != nil {
+			return nil, err
+		}
+	}
+	return Open(ctx, databaseURL)
+}
+
 // Migrations is one service's schema history.
 type Migrations struct {
 	// FS holds the goose SQL files at its root.

@@ -1,7 +1,8 @@
 // Package service is the shared body of every service's main: read and
 // validate the configuration, build the logger, dispatch a subcommand or
-// serve, and turn the outcome into an exit code. It never touches signals,
-// so tests run whole services in-process by cancelling a context.
+// serve, and turn the outcome into an exit code. Run never touches signals,
+// so tests run whole services in-process by cancelling a context; Main,
+// which only a main function calls, adds them.
 package service
 
 import (
@@ -9,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/order-tracking/platform/pkg/config"
@@ -39,16 +43,22 @@ type Spec[T any] struct {
 	// Name labels every log line and error message, and is the traces'
 	// service.name.
 	Name string
-	// Version is the traces' service.version: the binary's build stamp
-	// (main.version, set with -ldflags -X). Empty means the module version
-	// Go recorded, or "dev".
-	Version string
 	// Log picks the logging settings out of the configuration.
 	Log func(cfg T) logging.Config
 	// Serve runs the service until ctx ends; it returns nil on a clean stop.
 	Serve Func[T]
 	// Commands are one-shot subcommands by name, such as "migrate".
 	Commands map[string]Func[T]
+}
+
+// Main runs spec as the process: with its arguments and stderr, until
+// SIGINT or SIGTERM starts a graceful stop, then exits with Run's code. A
+// service's main is this one call.
+func Main[T any](spec Spec[T]) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := Run(ctx, os.Args[1:], os.Stderr, spec)
+	stop()
+	os.Exit(code)
 }
 
 // Run loads T from the environment and runs spec with args, writing logs to
@@ -75,7 +85,7 @@ func Run[T any](ctx context.Context, args []string, stderr io.Writer, spec Spec[
 		}
 		work, what = cmd, args[0]
 	}
-	shutdown, err := tracing.Setup(ctx, spec.Name, version(spec.Version))
+	shutdown, err := tracing.Setup(ctx, spec.Name, version(stamp))
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
 		return ExitUsage
@@ -96,6 +106,12 @@ func Run[T any](ctx context.Context, args []string, stderr io.Writer, spec Spec[
 	}
 	return ExitOK
 }
+
+// stamp is the build's version, the traces' service.version. hack/build.sh
+// (and so the images) sets it with
+// -ldflags "-X github.com/order-tracking/platform/pkg/service.stamp=...";
+// a plain go build leaves it empty.
+var stamp string
 
 // version is v, or else the main module's version as Go recorded it, or
 // "dev" for a build from a work tree.

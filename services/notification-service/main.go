@@ -11,11 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"golang.org/x/sync/errgroup"
 
@@ -26,6 +22,7 @@ import (
 	pg "github.com/order-tracking/platform/pkg/postgres"
 	"github.com/order-tracking/platform/pkg/service"
 	"github.com/order-tracking/platform/services/notification-service/internal/api"
+	"github.com/order-tracking/platform/services/notification-service/internal/dispatcher"
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
 	"github.com/order-tracking/platform/services/notification-service/internal/postgres"
 	"github.com/order-tracking/platform/services/notification-service/internal/webhook"
@@ -84,34 +81,19 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// version is the build's version, stamped with -ldflags "-X main.version=..."
-// (hack/build.sh); it is the traces' service.version.
-var version string
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+// spec is notification-service as pkg/service runs it: from main with the process's
+// signals, arguments and stderr, from the tests in-process.
+var spec = service.Spec[Config]{
+	Name:     "notification-service",
+	Log:      func(c Config) logging.Config { return c.Log },
+	Serve:    serve,
+	Commands: map[string]service.Func[Config]{"migrate": migrate},
 }
 
-// run is the whole service minus signals, so tests can run it in-process.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
-	return service.Run(ctx, args, stderr, service.Spec[Config]{
-		Name:     "notification-service",
-		Version:  version,
-		Log:      func(c Config) logging.Config { return c.Log },
-		Serve:    serve,
-		Commands: map[string]service.Func[Config]{"migrate": migrate},
-	})
-}
+func main() { service.Main(spec) }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if cfg.MigrateOnStart {
-		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
-			return err
-		}
-	}
-	pool, err := pg.Open(ctx, cfg.DatabaseURL)
+	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.MigrateOnStart, postgres.Migrate)
 	if err != nil {
 		return err
 	}
@@ -130,7 +112,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	consumer, err := kafka.NewConsumer(cfg.Kafka, notifier.HandleMessage, logger, kafka.ConsumerOptions{
+	consumer, err := kafka.NewConsumer(cfg.Kafka, dispatcher.New(notifier).Handle, logger, kafka.ConsumerOptions{
 		// Without the delivery log nothing can be sent safely: consumption
 		// pauses while PostgreSQL is down instead of burning retries.
 		Gate:       pool.Ping,
@@ -140,12 +122,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 
-	srv := httpserver.New(cfg.HTTP, logger, reg)
+	srv, err := httpserver.New(cfg.HTTP, logger, reg)
+	if err != nil {
+		return err
+	}
 	// Kafka is deliberately not a readiness check: the API reads only
 	// PostgreSQL and keeps answering while the broker is away, and the
 	// consumer catches up by itself once it is back.
 	srv.AddReadinessCheck("postgres", pool.Ping)
-	api.Register(srv.Router(), deliveries)
+	api.Register(srv.Router(), logger, deliveries)
 
 	// Either one failing stops the other; both stop when ctx ends. The pool
 	// closes after both returned.

@@ -192,15 +192,11 @@ func publish(t *testing.T, p *kafka.Producer, topic string, es ...events.Event) 
 	t.Helper()
 	msgs := make([]kafka.Message, len(es))
 	for i, e := range es {
-		key, value, headers, err := events.Encode(e, "/orders-service")
+		m, err := kafka.EncodeEvent(topic, e, "/orders-service")
 		if err != nil {
 			t.Fatal(err)
 		}
-		hs := make([]kafka.Header, len(headers))
-		for j, h := range headers {
-			hs[j] = kafka.Header{Key: h.Key, Value: h.Value}
-		}
-		msgs[i] = kafka.Message{Topic: topic, Key: key, Value: value, Headers: hs}
+		msgs[i] = m
 	}
 	for i, err := range p.Publish(t.Context(), msgs) {
 		if err != nil {

@@ -10,11 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -68,38 +64,23 @@ func (c *Config) Validate() error {
 	if c.TopicPartitions < 1 {
 		errs = append(errs, errors.New("KAFKA_TOPIC_PARTITIONS must be at least 1"))
 	}
-	errs = append(errs, config.ValidateEach(c.Log, c.HTTP, c.Kafka))
+	errs = append(errs, config.ValidateEach(c.Log, c.HTTP, c.Kafka, c.Outbox))
 	return errors.Join(errs...)
 }
 
-// version is the build's version, stamped with -ldflags "-X main.version=..."
-// (hack/build.sh); it is the traces' service.version.
-var version string
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+// spec is orders-service as pkg/service runs it: from main with the process's
+// signals, arguments and stderr, from the tests in-process.
+var spec = service.Spec[Config]{
+	Name:     "orders-service",
+	Log:      func(c Config) logging.Config { return c.Log },
+	Serve:    serve,
+	Commands: map[string]service.Func[Config]{"migrate": migrate},
 }
 
-// run is the whole service minus signals, so tests can run it in-process.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
-	return service.Run(ctx, args, stderr, service.Spec[Config]{
-		Name:     "orders-service",
-		Version:  version,
-		Log:      func(c Config) logging.Config { return c.Log },
-		Serve:    serve,
-		Commands: map[string]service.Func[Config]{"migrate": migrate},
-	})
-}
+func main() { service.Main(spec) }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if cfg.MigrateOnStart {
-		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
-			return err
-		}
-	}
-	pool, err := pg.Open(ctx, cfg.DatabaseURL)
+	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.MigrateOnStart, postgres.Migrate)
 	if err != nil {
 		return err
 	}
@@ -134,11 +115,17 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := httpserver.New(cfg.HTTP, logger, reg)
+	srv, err := httpserver.New(cfg.HTTP, logger, reg)
+	if err != nil {
+		return err
+	}
 	srv.AddReadinessCheck("postgres", pool.Ping)
-	api.Register(srv.Router(), orders.NewService(postgres.NewOrderStore(pool, postgres.StoreOptions{}), orderMetrics))
+	api.Register(srv.Router(), logger, orders.NewService(postgres.NewOrderStore(pool, postgres.StoreOptions{}), orderMetrics))
 
-	relay := outbox.NewRelay(cfg.Outbox, pool, publisher, logger)
+	relay, err := outbox.NewRelay(cfg.Outbox, pool, publisher, logger)
+	if err != nil {
+		return err
+	}
 
 	// The relay stops with the HTTP server: no new changes are accepted, and
 	// what was committed stays in the outbox for the next start.

@@ -10,11 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -63,7 +59,7 @@ func (c *Config) SetDefaults() {
 	c.TTL = 24 * time.Hour
 	c.OrdersServiceURL = "http://127.0.0.1:8081"
 	c.OrdersServiceTimeout = 2 * time.Second
-	c.SSEHeartbeat = 15 * time.Second
+	c.SSEHeartbeat = api.DefaultHeartbeat
 	c.HTTP.Port = 8082
 	c.Kafka.GroupID = "tracking-service"
 }
@@ -87,25 +83,15 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// version is the build's version, stamped with -ldflags "-X main.version=..."
-// (hack/build.sh); it is the traces' service.version.
-var version string
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+// spec is tracking-service as pkg/service runs it: from main with the process's
+// signals, arguments and stderr, from the tests in-process.
+var spec = service.Spec[Config]{
+	Name:  "tracking-service",
+	Log:   func(c Config) logging.Config { return c.Log },
+	Serve: serve,
 }
 
-// run is the whole service minus signals, so tests can run it in-process.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
-	return service.Run(ctx, args, stderr, service.Spec[Config]{
-		Name:    "tracking-service",
-		Version: version,
-		Log:     func(c Config) logging.Config { return c.Log },
-		Serve:   serve,
-	})
-}
+func main() { service.Main(spec) }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	client := redis.NewClient(cfg.Redis)
@@ -127,14 +113,24 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	svc := tracking.NewService(store, source)
 
 	reg := httpserver.NewRegistry()
-	changes := hub.New(hub.Options{Registerer: reg})
-	srv := httpserver.New(cfg.HTTP, logger, reg)
+	changes, err := hub.New(hub.Options{Registerer: reg})
+	if err != nil {
+		return err
+	}
+	srv, err := httpserver.New(cfg.HTTP, logger, reg)
+	if err != nil {
+		return err
+	}
 	srv.AddReadinessCheck("redis", store.Ping)
-	api.Register(srv.Router(), svc, changes, api.Options{Heartbeat: cfg.SSEHeartbeat, Logger: logger})
+	api.Register(srv.Router(), logger, svc, changes, api.Options{Heartbeat: cfg.SSEHeartbeat})
 
+	proj, err := projector.New(svc, reg)
+	if err != nil {
+		return err
+	}
 	// The gate pauses consumption while Redis is down, instead of spending
 	// each event's retry budget and dead-lettering events that are fine.
-	consumer, err := kafka.NewConsumer(cfg.Kafka, projector.New(svc, reg).Handle, logger,
+	consumer, err := kafka.NewConsumer(cfg.Kafka, proj.Handle, logger,
 		kafka.ConsumerOptions{Gate: store.Ping, Registerer: reg})
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -175,10 +174,7 @@ func TestRunRejectsBadConfigAndCommands(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	for _, k := range []string{"HTTP_PORT", "KAFKA_GROUP_ID", "KAFKA_TOPIC", "TRACKING_TTL", "ORDERS_SERVICE_URL", "REDIS_KEY_PREFIX"} {
-		t.Setenv(k, "") // restores the variable after the test
-		os.Unsetenv(k)
-	}
+	testinfra.Unsetenv(t, "HTTP_PORT", "KAFKA_GROUP_ID", "KAFKA_TOPIC", "TRACKING_TTL", "ORDERS_SERVICE_URL", "REDIS_KEY_PREFIX")
 	cfg, err := config.Load[Config]()
 	if err != nil {
 		t.Fatal(err)
@@ -193,14 +189,11 @@ func publish(t *testing.T, p *kafka.Producer, topic string, es ...events.Event) 
 	t.Helper()
 	msgs := make([]kafka.Message, len(es))
 	for i, e := range es {
-		key, value, hs, err := events.Encode(e, "/orders-service")
+		m, err := kafka.EncodeEvent(topic, e, "/orders-service")
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs[i] = kafka.Message{Topic: topic, Key: key, Value: value}
-		for _, h := range hs {
-			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: h.Key, Value: h.Value})
-		}
+		msgs[i] = m
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()

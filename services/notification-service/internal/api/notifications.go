@@ -1,12 +1,12 @@
 package api
 
 import (
-	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
 )
 
@@ -14,30 +14,29 @@ import (
 // notifications, newest first, pending ones included (their status says
 // so, and sentAt is null): an operator asking "was the customer told?"
 // needs to see the attempt that is stuck too. No notifications is [].
-func handleList(deliveries notify.DeliveryLog, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleList(deliveries notify.DeliveryLog) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		orderID, err := parseOrderID(c.Query("orderId"))
 		if err != nil {
-			writeError(c, log, err)
-			return
+			return err
 		}
 		list, err := deliveries.List(c, orderID)
 		if err != nil {
-			writeError(c, log, err)
-			return
+			return err
 		}
-		c.JSON(http.StatusOK, list)
+		httpapi.Encode(c, http.StatusOK, list)
+		return nil
 	}
 }
 
 // parseOrderID validates the orderId query parameter.
 func parseOrderID(s string) (int64, error) {
 	if s == "" {
-		return 0, &requestError{msg: "orderId is required"}
+		return 0, &httpapi.RequestError{Detail: "orderId is required"}
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, &requestError{msg: "orderId must be a positive integer, got " + strconv.Quote(s)}
+		return 0, &httpapi.RequestError{Detail: "orderId must be a positive integer, got " + strconv.Quote(s)}
 	}
 	return id, nil
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,24 +22,48 @@ import (
 	"github.com/order-tracking/platform/services/notification-service/internal/postgres/postgrestest"
 )
 
-// newHandler serves the API over deliveries the way the service does.
-func newHandler(deliveries notify.DeliveryLog) http.Handler {
-	srv := httpserver.New(httpserver.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	api.Register(srv.Router(), deliveries)
+// Content types of the answers: a list, and an error.
+const (
+	jsonType    = "application/json; charset=utf-8"
+	problemType = "application/problem+json"
+)
+
+// newHandler serves the API over deliveries the way the service does,
+// logging to logs.
+func newHandler(t *testing.T, deliveries notify.DeliveryLog, logs io.Writer) http.Handler {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	srv, err := httpserver.New(httpserver.Config{}, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Register(srv.Router(), log, deliveries)
 	return srv.Handler()
 }
 
-func get(t *testing.T, h http.Handler, target string, out any) int {
+// get sends GET target to h, checks that the answer has Content-Type
+// wantType, decodes its body into out and returns its status.
+func get(t *testing.T, h http.Handler, target, wantType string, out any) int {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
-		t.Errorf("got Content-Type %q, want application/json", ct)
+	if ct := rec.Header().Get("Content-Type"); ct != wantType {
+		t.Errorf("got Content-Type %q, want %q", ct, wantType)
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
 		t.Fatalf("body %q is not JSON: %v", rec.Body.String(), err)
 	}
 	return rec.Code
+}
+
+// problem is an error answer, decoded loosely so that the test checks the
+// JSON member names of RFC 9457.
+type problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance"`
 }
 
 // listed is one element of the answer, decoded loosely so that the test
@@ -68,10 +94,10 @@ func TestIntegrationListNotifications(t *testing.T) {
 	for _, s := range seed {
 		_, _ = log.Deliver(t.Context(), s.n, s.send) // the failing one errs on purpose
 	}
-	h := newHandler(log)
+	h := newHandler(t, log, io.Discard)
 
 	var got []listed
-	if code := get(t, h, "/notifications?orderId=7", &got); code != http.StatusOK {
+	if code := get(t, h, "/notifications?orderId=7", jsonType, &got); code != http.StatusOK {
 		t.Fatalf("got status %d, want 200", code)
 	}
 	want := []struct {
@@ -110,7 +136,7 @@ func TestIntegrationListNotifications(t *testing.T) {
 }
 
 func TestListNotificationsBadOrderID(t *testing.T) {
-	h := newHandler(unreachable{})
+	h := newHandler(t, unreachable{}, io.Discard)
 	tests := []struct {
 		name, query, wantErr string
 	}{
@@ -124,29 +150,66 @@ func TestListNotificationsBadOrderID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var body struct {
-				Error string `json:"error"`
-			}
-			if code := get(t, h, "/notifications"+tt.query, &body); code != http.StatusBadRequest {
+			var body problem
+			if code := get(t, h, "/notifications"+tt.query, problemType, &body); code != http.StatusBadRequest {
 				t.Fatalf("got status %d, want 400", code)
 			}
-			if body.Error != tt.wantErr {
-				t.Errorf("got error %q, want %q", body.Error, tt.wantErr)
+			if body.Detail != tt.wantErr {
+				t.Errorf("got detail %q, want %q", body.Detail, tt.wantErr)
+			}
+			if body.Status != http.StatusBadRequest || body.Instance != "/notifications" {
+				t.Errorf("got status %d and instance %q in the body, want 400 and /notifications", body.Status, body.Instance)
 			}
 		})
 	}
 }
 
 func TestListNotificationsStoreFailureIsHidden(t *testing.T) {
-	h := newHandler(unreachable{})
-	var body struct {
-		Error string `json:"error"`
-	}
-	if code := get(t, h, "/notifications?orderId=7", &body); code != http.StatusInternalServerError {
+	var logs bytes.Buffer
+	h := newHandler(t, unreachable{}, &logs)
+	var body problem
+	if code := get(t, h, "/notifications?orderId=7", problemType, &body); code != http.StatusInternalServerError {
 		t.Fatalf("got status %d, want 500", code)
 	}
-	if body.Error != "internal server error" {
-		t.Errorf("got error %q, want the generic text, not the cause", body.Error)
+	if body.Detail != "internal server error" {
+		t.Errorf("got detail %q, want the generic text, not the cause", body.Detail)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("got log %q, want the cause logged as an error", logs.String())
+	}
+}
+
+// TestListNotificationsProblemShape pins the whole error answer, byte for
+// byte: the RFC 9457 members in order, the same shape as orders-service's
+// /api/v1 problems.
+func TestListNotificationsProblemShape(t *testing.T) {
+	h := newHandler(t, unreachable{}, io.Discard)
+	tests := []struct {
+		name, target string
+		wantStatus   int
+		wantBody     string
+	}{
+		{"bad orderId", "/notifications?orderId=abc", http.StatusBadRequest,
+			`{"type":"/problems/invalid-request","title":"Invalid request","status":400,` +
+				`"detail":"orderId must be a positive integer, got \"abc\"","instance":"/notifications"}`},
+		{"store failure", "/notifications?orderId=7", http.StatusInternalServerError,
+			`{"type":"about:blank","title":"Internal Server Error","status":500,` +
+				`"detail":"internal server error","instance":"/notifications"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.target, nil))
+			if rec.Code != tt.wantStatus {
+				t.Errorf("got status %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != problemType {
+				t.Errorf("got Content-Type %q, want %q", ct, problemType)
+			}
+			if got := rec.Body.String(); got != tt.wantBody {
+				t.Errorf("got body %s, want %s", got, tt.wantBody)
+			}
+		})
 	}
 }
 

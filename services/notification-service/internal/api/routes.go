@@ -7,15 +7,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
 )
 
-// Register adds every route of notification-service onto r. The engine
-// itself, with /healthz, /readyz, /metrics, request ids and panic recovery,
-// belongs to pkg/httpserver; this is the one place listing the service's
-// own API.
-func Register(r gin.IRouter, deliveries notify.DeliveryLog) {
-	log := slog.Default()
+// Register adds every route of notification-service onto r, its handlers
+// logging to log. The engine itself, with /healthz, /readyz, /metrics,
+// request ids and panic recovery, belongs to pkg/httpserver; this is the one
+// place listing the service's own API.
+func Register(r gin.IRouter, log *slog.Logger, deliveries notify.DeliveryLog) {
+	// Errors are problem+json, as on orders-service's /api/v1. The service
+	// has no domain errors of its own to map: a bad request and a failing
+	// store are the shared table's 400 and 500.
+	errs := httpapi.Responder{Log: log, Render: httpapi.ProblemJSON}
 
-	r.GET("/notifications", handleList(deliveries, log))
+	r.GET("/notifications", errs.Handle(handleList(deliveries)))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
 
@@ -35,11 +36,6 @@ const (
 	v1Shape
 )
 
-// requestError is input that is wrong as a whole rather than in one field.
-type requestError struct{ msg string }
-
-func (e *requestError) Error() string { return e.msg }
-
 // decode reads the JSON body of the request into dst, refusing bodies over
 // maxBodyBytes (a *http.MaxBytesError) and, with strict, unknown fields.
 func decode(c *gin.Context, dst any, strict bool) error {
@@ -47,29 +43,13 @@ func decode(c *gin.Context, dst any, strict bool) error {
 }
 
 // body is the request body cut off at maxBodyBytes; reading past the limit
-// fails with *http.MaxBytesError, which statusOf maps to 413.
+// fails with *http.MaxBytesError, which httpapi's error table maps to 413.
 func body(c *gin.Context) io.Reader {
 	return http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 }
 
-// encode writes v as JSON with status. A Content-Type set before, such as
-// application/problem+json, is kept.
-func encode(c *gin.Context, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Only our own response types reach here, all of which marshal; a
-		// failure is a programming error, not something to tell the client.
-		panic(fmt.Sprintf("cannot encode response: %v", err))
-	}
-	if c.Writer.Header().Get("Content-Type") == "" {
-		c.Header("Content-Type", "application/json; charset=utf-8")
-	}
-	c.Status(status)
-	_, _ = c.Writer.Write(body)
-}
-
 // decodeJSON is decode without HTTP, so that it can be fuzzed. Every error it
-// returns is the client's fault and maps to a 4xx in statusOf.
+// returns is the client's fault and maps to a 4xx in the error table.
 func decodeJSON(r io.Reader, dst any, strict bool) error {
 	dec := json.NewDecoder(r)
 	if strict {
@@ -85,7 +65,7 @@ func decodeJSON(r io.Reader, dst any, strict bool) error {
 	case errors.Is(err, io.EOF):
 		return nil
 	case err == nil:
-		return &requestError{msg: "request body must contain a single JSON value"}
+		return &httpapi.RequestError{Detail: "request body must contain a single JSON value"}
 	default:
 		return jsonError(err)
 	}
@@ -104,14 +84,14 @@ func jsonError(err error) error {
 	case errors.As(err, &tooLarge):
 		return err
 	case errors.Is(err, io.EOF):
-		return &requestError{msg: "request body is required"}
+		return &httpapi.RequestError{Detail: "request body is required"}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &requestError{msg: "malformed JSON: unexpected end of body"}
+		return &httpapi.RequestError{Detail: "malformed JSON: unexpected end of body"}
 	case errors.As(err, &syntax):
-		return &requestError{msg: fmt.Sprintf("malformed JSON at byte %d: %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))}
+		return &httpapi.RequestError{Detail: fmt.Sprintf("malformed JSON at byte %d: %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))}
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return &requestError{msg: "request body must be a JSON object, not " + typ.Value}
+			return &httpapi.RequestError{Detail: "request body must be a JSON object, not " + typ.Value}
 		}
 		return &orders.ValidationError{Fields: []orders.FieldError{{
 			Field:   typ.Field,
@@ -128,7 +108,7 @@ func jsonError(err error) error {
 		}
 		return &orders.ValidationError{Fields: []orders.FieldError{{Field: name, Message: "is not a known field"}}}
 	}
-	return &requestError{msg: "malformed JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+	return &httpapi.RequestError{Detail: "malformed JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 }
 
 func jsonTypeName(kind string) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres/postgrestest"
@@ -42,12 +44,30 @@ func postgresStore(pool *pgxpool.Pool) *postgres.OrderStore {
 	return postgres.NewOrderStore(pool, postgres.StoreOptions{})
 }
 
+// quiet is the handlers' logger in tests: the causes of 500s are checked
+// to stay out of the bodies, not read from the log.
+var quiet = slog.New(slog.DiscardHandler)
+
 // newEngine is a bare gin engine with the API registered, as pkg/httpserver
 // will build it minus its own middleware.
 func newEngine(svc *orders.Service) *gin.Engine {
 	e := gin.New()
-	Register(e, svc)
+	Register(e, quiet, svc)
 	return e
+}
+
+// The shared problem types, under the names the tests knew them by before
+// they moved to pkg/httpapi.
+const (
+	problemInvalidRequest = httpapi.TypeInvalidRequest
+	problemBodyTooLarge   = httpapi.TypeBodyTooLarge
+)
+
+// statusOf maps err through the service's error table, as both APIs do, for
+// tests of the decoder that have no request to answer.
+func statusOf(err error) (int, *httpapi.Problem) {
+	p := httpapi.Describe(mapError, err).Core()
+	return p.Status, p
 }
 
 // seedOrder creates an order and moves it to status, returning it.

@@ -1,13 +1,13 @@
 package api
 
 import (
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
 
@@ -29,84 +29,64 @@ func toLegacy(o orders.Order) legacyOrder {
 }
 
 // handleLegacyCreate serves POST /orders/createOrder, /orders/ and /orders.
-func handleLegacyCreate(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleLegacyCreate(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		o, replayed, err := createOrder(c, svc, legacyShape)
 		if err != nil {
-			writeLegacyError(c, log, err)
-			return
+			return err
 		}
 		markReplayed(c, replayed)
-		encode(c, http.StatusCreated, toLegacy(o))
-	}
-}
-
-// handleLegacyGet serves GET /orders/fetchOrder/:id.
-func handleLegacyGet(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, err := parseID(c)
-		if err != nil {
-			writeLegacyError(c, log, err)
-			return
-		}
-		o, err := svc.Get(c.Request.Context(), id)
-		if err != nil {
-			writeLegacyError(c, log, err)
-			return
-		}
-		encode(c, http.StatusOK, toLegacy(o))
+		httpapi.Encode(c, http.StatusCreated, toLegacy(o))
+		return nil
 	}
 }
 
 // handleLegacyUpdateStatus serves PUT /orders/updateOrderStatus/:id?status=.
 // A change answers 201, as the original did; asking for the status the order
 // already has answers 200 and changes nothing.
-func handleLegacyUpdateStatus(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleLegacyUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		id, err := parseID(c)
 		if err != nil {
-			writeLegacyError(c, log, err)
-			return
+			return err
 		}
 		to, err := parseStatus(c.Query("status"))
 		if err != nil {
-			writeLegacyError(c, log, err)
-			return
+			return err
 		}
 		o, changed, err := svc.UpdateStatus(c.Request.Context(), id, to, nil)
 		if err != nil {
-			writeLegacyError(c, log, err)
-			return
+			return err
 		}
 		code := http.StatusOK
 		if changed {
 			code = http.StatusCreated
 		}
-		encode(c, code, toLegacy(o))
+		httpapi.Encode(c, code, toLegacy(o))
+		return nil
 	}
 }
 
 // handleLegacyList serves GET /orders/fetchAllOrders with optional exact-match
 // filters id, customerName, item and status. An empty parameter is no filter,
 // as Spring's optional @RequestParam binding treated it.
-func handleLegacyList(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleLegacyList(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		f, err := legacyFilter(c)
 		if err != nil {
-			writeLegacyError(c, log, err)
-			return
+			return err
 		}
 		os, err := svc.List(c.Request.Context(), f)
 		if err != nil {
-			writeLegacyError(c, log, err)
-			return
+			return err
 		}
 		// make, not a nil slice: clients expect [] rather than null.
 		out := make([]legacyOrder, 0, len(os))
 		for _, o := range os {
 			out = append(out, toLegacy(o))
 		}
-		encode(c, http.StatusOK, out)
+		httpapi.Encode(c, http.StatusOK, out)
+		return nil
 	}
 }
 

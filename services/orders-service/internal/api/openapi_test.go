@@ -37,7 +37,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 	e := gin.New()
 	// The handlers are only listed, never called, so no service is needed.
-	Register(e, nil)
+	Register(e, quiet, nil)
 
 	registered := map[string]bool{}
 	for _, r := range e.Routes() {
@@ -59,7 +59,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 
 func TestOpenAPIServed(t *testing.T) {
 	e := gin.New()
-	Register(e, nil)
+	Register(e, quiet, nil)
 	rec := do(t, e, "GET", "/openapi.json", "", nil)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("got status %d, want 200", rec.Code)
@@ -106,8 +106,11 @@ func TestOpenAPIValidationRejects(t *testing.T) {
 // service really runs on: the routes pkg/httpserver adds are documented,
 // and what they answer matches.
 func TestOpenAPIWithHTTPServer(t *testing.T) {
-	srv := httpserver.New(httpserver.Config{}, nil, nil)
-	Register(srv.Router(), nil)
+	srv, err := httpserver.New(httpserver.Config{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Register(srv.Router(), quiet, nil)
 	doc, err := openAPI()
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/base64"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
 
@@ -51,62 +51,57 @@ type orderPage struct {
 func etag(o orders.Order) string { return `"` + strconv.FormatInt(o.Version, 10) + `"` }
 
 // handleCreate serves POST /api/v1/orders.
-func handleCreate(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleCreate(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		o, replayed, err := createOrder(c, svc, v1Shape)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		markReplayed(c, replayed)
 		c.Header("Location", "/api/v1/orders/"+strconv.FormatInt(o.ID, 10))
 		c.Header("ETag", etag(o))
-		encode(c, http.StatusCreated, toV1(o))
+		httpapi.Encode(c, http.StatusCreated, toV1(o))
+		return nil
 	}
 }
 
 // handleGet serves GET /api/v1/orders/:id.
-func handleGet(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleGet(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		id, err := parseID(c)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		o, err := svc.Get(c.Request.Context(), id)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		c.Header("ETag", etag(o))
-		encode(c, http.StatusOK, toV1(o))
+		httpapi.Encode(c, http.StatusOK, toV1(o))
+		return nil
 	}
 }
 
 // handleList serves GET /api/v1/orders, paginated by id: the cursor is the
 // last id of the previous page, so pages stay stable while orders are added.
-func handleList(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleList(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		f, err := commonFilter(c)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		limit, err := parseLimit(c.Query("limit"))
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		if f.After, err = parseCursor(c.Query("cursor")); err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		// One extra row tells whether another page follows without a count.
 		f.Limit = limit + 1
 		os, err := svc.List(c.Request.Context(), f)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		page := orderPage{Items: make([]order, 0, min(len(os), limit))}
 		if len(os) > limit {
@@ -116,7 +111,8 @@ func handleList(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
 		for _, o := range os {
 			page.Items = append(page.Items, toV1(o))
 		}
-		encode(c, http.StatusOK, page)
+		httpapi.Encode(c, http.StatusOK, page)
+		return nil
 	}
 }
 
@@ -128,22 +124,19 @@ type statusChange struct {
 // handleUpdateStatus serves PATCH /api/v1/orders/:id/status. With If-Match
 // the change happens only if the order is still at that version (412
 // otherwise), so two clients cannot overwrite each other unknowingly.
-func handleUpdateStatus(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		id, err := parseID(c)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		ifVersion, err := parseIfMatch(c.Request.Header)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		var req statusChange
 		if err := decode(c, &req, true); err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		var to orders.Status
 		if req.Status == nil {
@@ -152,16 +145,15 @@ func handleUpdateStatus(svc *orders.Service, log *slog.Logger) gin.HandlerFunc {
 			to, err = orders.ParseStatus(*req.Status)
 		}
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		o, _, err := svc.UpdateStatus(c.Request.Context(), id, to, ifVersion)
 		if err != nil {
-			writeProblem(c, log, err)
-			return
+			return err
 		}
 		c.Header("ETag", etag(o))
-		encode(c, http.StatusOK, toV1(o))
+		httpapi.Encode(c, http.StatusOK, toV1(o))
+		return nil
 	}
 }
 

@@ -232,10 +232,7 @@ func (r *Relay) publishBatch(ctx context.Context, conn *pgx.Conn) (n int, err er
 		if err := json.Unmarshal(x.headers, &hs); err != nil {
 			return 0, fmt.Errorf("outbox row %d has unreadable headers: %w", x.id, err)
 		}
-		msgs[i] = kafka.Message{Topic: r.cfg.Topic, Key: x.key, Value: x.payload, Headers: make([]kafka.Header, len(hs), len(hs)+1)}
-		for j, h := range hs {
-			msgs[i].Headers[j] = kafka.Header{Key: h.Key, Value: h.Value}
-		}
+		msgs[i] = kafka.Message{Topic: r.cfg.Topic, Key: x.key, Value: x.payload, Headers: kafka.EventHeaders(hs, 1)}
 		if x.traceparent == nil {
 			continue
 		}

@@ -4,69 +4,37 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
 
-// requestError is input the client must fix.
-type requestError struct{ msg string }
+// retryAfter is what a 503 tells the client to wait: the dependencies
+// behind one (Redis, orders-service) usually come back within seconds.
+const retryAfter = 5 * time.Second
 
-func (e *requestError) Error() string { return e.msg }
-
-// errorBody is the Spring Boot error body the original system's clients
-// parse; the newer endpoints use it too, so a client meets one error shape.
-type errorBody struct {
-	Timestamp time.Time `json:"timestamp"`
-	Status    int       `json:"status"`
-	Error     string    `json:"error"`
-	Message   string    `json:"message"`
-	Path      string    `json:"path"`
+// responder answers every route's errors in the Spring Boot body the
+// original system's clients parse; the newer endpoints use it too, so a
+// client meets one error shape.
+func responder(log *slog.Logger) httpapi.Responder {
+	return httpapi.Responder{
+		Log: log, Render: httpapi.SpringBoot, Map: mapError,
+		Resource: "order", IDParam: "id", RetryAfter: retryAfter,
+	}
 }
 
-// statusOf is the one place where errors become HTTP status codes and
-// client-facing messages. Errors arrive wrapped, hence errors.Is/As. An
-// error it does not recognise is a 500 whose text is never shown.
-func statusOf(err error) (int, string) {
-	var request *requestError
+// mapError is tracking-service's part of the error table (httpapi.Describe
+// holds the shared part). Only the status and detail show in the Spring
+// Boot body.
+func mapError(err error) httpapi.Body {
 	switch {
-	case errors.As(err, &request):
-		return http.StatusBadRequest, request.msg
 	case errors.Is(err, tracking.ErrNotFound):
-		return http.StatusNotFound, "order not found"
+		return &httpapi.Problem{Status: http.StatusNotFound, Detail: "order not found"}
 	case errors.Is(err, tracking.ErrUnavailable), errors.Is(err, hub.ErrClosed):
 		// Not a 404: the order may well exist, we cannot tell right now.
-		return http.StatusServiceUnavailable, "tracking is temporarily unavailable, retry later"
+		return &httpapi.Problem{Status: http.StatusServiceUnavailable, Detail: "tracking is temporarily unavailable, retry later"}
 	}
-	return http.StatusInternalServerError, "internal server error"
-}
-
-// writeError answers err as JSON and logs what the client is not told.
-func writeError(c *gin.Context, log *slog.Logger, err error) {
-	code, msg := statusOf(err)
-	if code == http.StatusNotFound {
-		// The domain's ErrNotFound carries no id; the path does.
-		if id, perr := strconv.ParseInt(c.Param("id"), 10, 64); perr == nil {
-			msg = "order " + strconv.FormatInt(id, 10) + " not found"
-		}
-	}
-	if code >= http.StatusInternalServerError {
-		log.ErrorContext(c.Request.Context(), "request failed",
-			"method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-	}
-	if code == http.StatusServiceUnavailable {
-		// Dependencies usually come back within seconds.
-		c.Header("Retry-After", "5")
-	}
-	encode(c, code, errorBody{
-		Timestamp: time.Now().UTC(),
-		Status:    code,
-		Error:     http.StatusText(code),
-		Message:   msg,
-		Path:      c.Request.URL.Path,
-	})
+	return nil
 }

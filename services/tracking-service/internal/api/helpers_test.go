@@ -77,6 +77,16 @@ func closedURL(t *testing.T) string {
 	return "http://" + l.Addr().String()
 }
 
+// newHub is an open hub without metrics.
+func newHub(t *testing.T) *hub.Hub {
+	t.Helper()
+	h, err := hub.New(hub.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func newService(t *testing.T, store tracking.Store, ordersURL string) *tracking.Service {
 	t.Helper()
 	c, err := orders.NewClient(ordersURL, time.Second)
@@ -108,10 +118,12 @@ type testServer struct {
 func startServer(t *testing.T, httpCfg httpserver.Config, opts Options) *testServer {
 	t.Helper()
 	env := redistest.New(t, 0)
-	h := hub.New(hub.Options{})
-	srv := httpserver.New(httpCfg, quiet, nil)
-	opts.Logger = quiet
-	Register(srv.Router(), newService(t, env.Store, fakeOrdersService(t)), h, opts)
+	h := newHub(t)
+	srv, err := httpserver.New(httpCfg, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Register(srv.Router(), quiet, newService(t, env.Store, fakeOrdersService(t)), h, opts)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

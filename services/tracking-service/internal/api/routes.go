@@ -9,34 +9,36 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
+
+// DefaultHeartbeat is the heartbeat of an event stream unless
+// SSE_HEARTBEAT_INTERVAL says otherwise.
+const DefaultHeartbeat = 15 * time.Second
 
 // Options tunes the API; the zero value is usable.
 type Options struct {
 	// Heartbeat is the interval of the comment lines that keep an idle
 	// stream open through proxies and load balancers, which close
-	// connections that stay silent (often after 60s); default 15s.
+	// connections that stay silent (often after 60s); zero means
+	// DefaultHeartbeat.
 	Heartbeat time.Duration
-	// Logger receives unexpected errors; default slog.Default().
-	Logger *slog.Logger
 }
 
-// Register adds every route of tracking-service onto r. The engine itself,
-// with /healthz, /readyz, /metrics, request ids and panic recovery, belongs
-// to pkg/httpserver; this is the one place listing the service's own API.
-func Register(r gin.IRouter, svc *tracking.Service, changes *hub.Hub, opts Options) {
+// Register adds every route of tracking-service onto r, its handlers logging
+// to log and streams fed by changes. The engine itself, with /healthz,
+// /readyz, /metrics, request ids and panic recovery, belongs to
+// pkg/httpserver; this is the one place listing the service's own API.
+func Register(r gin.IRouter, log *slog.Logger, svc *tracking.Service, changes *hub.Hub, opts Options) {
 	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 15 * time.Second
+		opts.Heartbeat = DefaultHeartbeat
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	errs := responder(log)
 
 	// The original Spring Boot endpoint, same path and fields.
-	r.GET("/track/:id", handleTrack(svc, log))
-	r.GET("/track/:id/history", handleHistory(svc, log))
-	r.GET("/track/:id/events", handleEvents(svc, changes, opts.Heartbeat, log))
+	r.GET("/track/:id", errs.Handle(httpapi.Read(parseID, svc.Get, toTracked)))
+	r.GET("/track/:id/history", errs.Handle(httpapi.Read(parseID, svc.History, history)))
+	r.GET("/track/:id/events", errs.Handle(handleEvents(svc, changes, opts.Heartbeat)))
 }

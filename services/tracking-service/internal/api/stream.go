@@ -1,17 +1,18 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -32,27 +33,24 @@ const streamWriteTimeout = 10 * time.Second
 // when the change subscription was interrupted (changes may have been
 // missed) and when the service shuts down. In every case but the first the
 // client's EventSource reconnects and starts again from the current state.
-func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Duration, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Duration) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
 		id, err := parseID(c)
 		if err != nil {
-			writeError(c, log, err)
-			return
+			return err
 		}
 		// Subscribe before reading the state, so that a change stored in
 		// between is delivered rather than lost; the version check below
 		// drops it if the state read already included it.
 		sub, err := changes.Subscribe(id)
 		if err != nil {
-			writeError(c, log, err)
-			return
+			return err
 		}
 		defer sub.Close()
 		ctx := c.Request.Context()
 		o, err := svc.Get(ctx, id)
 		if err != nil {
-			writeError(c, log, err)
-			return
+			return err
 		}
 
 		// The server's ReadTimeout needs no care: net/http clears the read
@@ -65,32 +63,43 @@ func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Durati
 		h.Set("X-Accel-Buffering", "no")
 		c.Status(http.StatusOK)
 
-		s := stream{w: c.Writer, rc: rc}
-		if err := s.state(o); err != nil {
+		// From here on the answer is under way: what ends the stream is
+		// nobody's error to report.
+		stream{w: c.Writer, rc: rc}.follow(ctx, o, sub, heartbeat)
+		return nil
+	}
+}
+
+// follow sends o, then every newer state from sub, with a heartbeat
+// comment every heartbeat, until the client leaves, the
+// subscription ends or a write fails (the client is gone or stuck; nobody
+// to tell).
+func (s stream) follow(ctx context.Context, o tracking.Order, sub *hub.Subscription, heartbeat time.Duration) {
+	if err := s.state(o); err != nil {
+		return
+	}
+	last := o.Version
+	ticker := time.NewTicker(heartbeat)
+	defer ticker.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
 			return
-		}
-		last := o.Version
-		ticker := time.NewTicker(heartbeat)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-ctx.Done():
+		case o, ok := <-sub.Changes():
+			if !ok {
 				return
-			case o, ok := <-sub.Changes():
-				if !ok {
-					return
-				}
-				if o.Version <= last {
-					continue
-				}
-				last = o.Version
-				err = s.state(o)
-			case <-ticker.C:
-				err = s.comment("heartbeat")
 			}
-			if err != nil {
-				return // the client is gone or stuck; nobody to tell
+			if o.Version <= last {
+				continue
 			}
+			last = o.Version
+			err = s.state(o)
+		case <-ticker.C:
+			err = s.comment("heartbeat")
+		}
+		if err != nil {
+			return
 		}
 	}
 }

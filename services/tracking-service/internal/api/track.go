@@ -1,15 +1,12 @@
 package api
 
 import (
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
 
@@ -40,42 +37,13 @@ type statusChange struct {
 	Version int64     `json:"version"`
 }
 
-// handleTrack serves GET /track/:id.
-func handleTrack(svc *tracking.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, err := parseID(c)
-		if err != nil {
-			writeError(c, log, err)
-			return
-		}
-		o, err := svc.Get(c.Request.Context(), id)
-		if err != nil {
-			writeError(c, log, err)
-			return
-		}
-		encode(c, http.StatusOK, toTracked(o))
+// history is GET /track/{id}/history's answer: the timeline, oldest first.
+func history(h []tracking.StatusChange) []statusChange {
+	out := make([]statusChange, len(h))
+	for i, s := range h {
+		out[i] = statusChange{Status: s.Status, At: s.At.UTC(), Version: s.Version}
 	}
-}
-
-// handleHistory serves GET /track/:id/history.
-func handleHistory(svc *tracking.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, err := parseID(c)
-		if err != nil {
-			writeError(c, log, err)
-			return
-		}
-		h, err := svc.History(c.Request.Context(), id)
-		if err != nil {
-			writeError(c, log, err)
-			return
-		}
-		out := make([]statusChange, len(h))
-		for i, s := range h {
-			out[i] = statusChange{Status: s.Status, At: s.At.UTC(), Version: s.Version}
-		}
-		encode(c, http.StatusOK, out)
-	}
+	return out
 }
 
 // parseID reads the :id path parameter: a positive integer, as order ids
@@ -83,20 +51,7 @@ func handleHistory(svc *tracking.Service, log *slog.Logger) gin.HandlerFunc {
 func parseID(c *gin.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id < 1 {
-		return 0, &requestError{msg: "id must be a positive integer, not " + strconv.Quote(c.Param("id"))}
+		return 0, &httpapi.RequestError{Detail: "id must be a positive integer, not " + strconv.Quote(c.Param("id"))}
 	}
 	return id, nil
-}
-
-// encode writes v as JSON with status.
-func encode(c *gin.Context, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Only our own response types reach here, all of which marshal; a
-		// failure is a programming error, not something to tell the client.
-		panic(fmt.Sprintf("cannot encode response: %v", err))
-	}
-	c.Header("Content-Type", "application/json; charset=utf-8")
-	c.Status(status)
-	_, _ = c.Writer.Write(body)
 }

@@ -9,14 +9,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/redis/redistest"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
 
-func newEngine(svc *tracking.Service) *gin.Engine {
+func newEngine(t *testing.T, svc *tracking.Service) *gin.Engine {
+	t.Helper()
 	e := gin.New()
-	Register(e, svc, hub.New(hub.Options{}), Options{Logger: quiet})
+	Register(e, quiet, svc, newHub(t), Options{})
 	return e
 }
 
@@ -47,7 +47,7 @@ func checkJSON(t *testing.T, rec *httptest.ResponseRecorder, want int) any {
 func TestIntegrationTrack(t *testing.T) {
 	env := redistest.New(t, 0)
 	apply(t, env.Store, order(11, 1, "PENDING"), order(11, 2, "SHIPPED"))
-	e := newEngine(newService(t, env.Store, fakeOrdersService(t, order(77, 3, "DELIVERED"))))
+	e := newEngine(t, newService(t, env.Store, fakeOrdersService(t, order(77, 3, "DELIVERED"))))
 
 	tests := []struct {
 		name   string
@@ -95,7 +95,7 @@ func TestIntegrationHistory(t *testing.T) {
 	// Applied out of order, with a duplicate: the timeline is still
 	// oldest first, one entry per version.
 	apply(t, env.Store, order(11, 2, "SHIPPED"), order(11, 1, "PENDING"), order(11, 2, "SHIPPED"))
-	e := newEngine(newService(t, env.Store, fakeOrdersService(t, order(77, 3, "DELIVERED"))))
+	e := newEngine(t, newService(t, env.Store, fakeOrdersService(t, order(77, 3, "DELIVERED"))))
 
 	tests := []struct {
 		name   string
@@ -123,7 +123,7 @@ func TestIntegrationHistory(t *testing.T) {
 func TestIntegrationOrdersServiceDown(t *testing.T) {
 	env := redistest.New(t, 0)
 	apply(t, env.Store, order(11, 1, "PENDING"))
-	e := newEngine(newService(t, env.Store, closedURL(t)))
+	e := newEngine(t, newService(t, env.Store, closedURL(t)))
 
 	tests := []struct {
 		target string
@@ -146,7 +146,7 @@ func TestIntegrationOrdersServiceDown(t *testing.T) {
 }
 
 func TestRedisDown(t *testing.T) {
-	e := newEngine(newService(t, redistest.Down(t), fakeOrdersService(t, order(11, 1, "PENDING"))))
+	e := newEngine(t, newService(t, redistest.Down(t), fakeOrdersService(t, order(11, 1, "PENDING"))))
 	for _, target := range []string{"/track/11", "/track/11/history", "/track/11/events"} {
 		t.Run(target, func(t *testing.T) {
 			checkJSON(t, get(t, e, target), http.StatusServiceUnavailable)

@@ -5,6 +5,7 @@ package hub
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,19 +45,23 @@ type Hub struct {
 	closed bool
 }
 
-// New returns an open hub.
-func New(opts Options) *Hub {
+// New returns an open hub. It fails only when opts.Registerer refuses the
+// hub's gauge, e.g. because another hub registered it there before.
+func New(opts Options) (*Hub, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = 16
 	}
 	h := &Hub{buffer: opts.Buffer, subs: map[int64]map[*Subscription]struct{}{}}
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		err := opts.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tracking_sse_subscribers",
 			Help: "Clients currently streaming order changes.",
 		}, func() float64 { return float64(h.Len()) }))
+		if err != nil {
+			return nil, fmt.Errorf("cannot register hub metrics: %w", err)
+		}
 	}
-	return h
+	return h, nil
 }
 
 // Subscription receives the changes of one order.

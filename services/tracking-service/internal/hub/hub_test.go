@@ -30,8 +30,18 @@ func drain(s *Subscription) (got []int64, closed bool) {
 	}
 }
 
+// newHub is New for tests, failing t if it fails.
+func newHub(t *testing.T, opts Options) *Hub {
+	t.Helper()
+	h, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func TestPublishReachesTheSubscribersOfItsOrderOnly(t *testing.T) {
-	h := New(Options{})
+	h := newHub(t, Options{})
 	a1, _ := h.Subscribe(1)
 	a2, _ := h.Subscribe(1)
 	b, _ := h.Subscribe(2)
@@ -64,7 +74,7 @@ func TestPublishReachesTheSubscribersOfItsOrderOnly(t *testing.T) {
 }
 
 func TestSlowSubscriberIsDroppedWithoutBlocking(t *testing.T) {
-	h := New(Options{Buffer: 2})
+	h := newHub(t, Options{Buffer: 2})
 	slow, _ := h.Subscribe(1)
 	fast, _ := h.Subscribe(1)
 	done := make(chan struct{})
@@ -94,7 +104,7 @@ func TestSlowSubscriberIsDroppedWithoutBlocking(t *testing.T) {
 }
 
 func TestCloseEndsSubscriptionsAndRefusesNewOnes(t *testing.T) {
-	h := New(Options{})
+	h := newHub(t, Options{})
 	a, _ := h.Subscribe(1)
 	b, _ := h.Subscribe(2)
 	h.Close()
@@ -113,7 +123,7 @@ func TestCloseEndsSubscriptionsAndRefusesNewOnes(t *testing.T) {
 }
 
 func TestResetEndsSubscriptionsButAcceptsNewOnes(t *testing.T) {
-	h := New(Options{})
+	h := newHub(t, Options{})
 	a, _ := h.Subscribe(1)
 	h.Reset()
 	if _, closed := drain(a); !closed {
@@ -131,7 +141,7 @@ func TestResetEndsSubscriptionsButAcceptsNewOnes(t *testing.T) {
 
 func TestSubscriberGauge(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	h := New(Options{Registerer: reg})
+	h := newHub(t, Options{Registerer: reg})
 	subs := make([]*Subscription, 3)
 	for i := range subs {
 		subs[i], _ = h.Subscribe(int64(i))
@@ -147,10 +157,19 @@ tracking_sse_subscribers 2
 	}
 }
 
+func TestNewFailsOnRegisteredGauge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newHub(t, Options{Registerer: reg})
+	h, err := New(Options{Registerer: reg})
+	if err == nil || h != nil || !strings.Contains(err.Error(), "cannot register hub metrics") {
+		t.Errorf("got %v, %v, want no hub and a cannot register error", h, err)
+	}
+}
+
 // TestConcurrentUse gives the race detector publishers, subscribers that
 // come and go, resets and a close, all at once.
 func TestConcurrentUse(t *testing.T) {
-	h := New(Options{Buffer: 4})
+	h := newHub(t, Options{Buffer: 4})
 	var wg sync.WaitGroup
 	for p := range 4 {
 		wg.Go(func() {

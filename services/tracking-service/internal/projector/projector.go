@@ -28,8 +28,9 @@ type Projector struct {
 }
 
 // New returns a projector applying events through svc. reg receives its
-// metrics; nil means none.
-func New(svc *tracking.Service, reg prometheus.Registerer) *Projector {
+// metrics; nil means none. It fails only when reg refuses them, e.g.
+// because another projector registered them there before.
+func New(svc *tracking.Service, reg prometheus.Registerer) (*Projector, error) {
 	p := &Projector{
 		svc: svc,
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -47,9 +48,13 @@ func New(svc *tracking.Service, reg prometheus.Registerer) *Projector {
 	p.applied.WithLabelValues("applied")
 	p.applied.WithLabelValues("stale")
 	if reg != nil {
-		reg.MustRegister(p.applied, p.freshness)
+		for _, c := range []prometheus.Collector{p.applied, p.freshness} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("cannot register projector metrics: %w", err)
+			}
+		}
 	}
-	return p
+	return p, nil
 }
 
 // Handle implements kafka.Handler. A record that does not decode, or whose

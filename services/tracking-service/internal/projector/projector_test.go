@@ -20,13 +20,9 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // record encodes e as the Kafka record the outbox relay publishes.
 func record(t *testing.T, e events.Event) kafka.Message {
 	t.Helper()
-	key, value, hs, err := events.Encode(e, "/orders-service")
+	m, err := kafka.EncodeEvent("order-events", e, "/orders-service")
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := kafka.Message{Topic: "order-events", Key: key, Value: value}
-	for _, h := range hs {
-		m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: h.Value})
 	}
 	return m
 }
@@ -34,7 +30,10 @@ func record(t *testing.T, e events.Event) kafka.Message {
 func TestIntegrationHandle(t *testing.T) {
 	env := redistest.New(t, 0)
 	reg := prometheus.NewRegistry()
-	p := New(tracking.NewService(env.Store, nil), reg)
+	p, err := New(tracking.NewService(env.Store, nil), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.now = func() time.Time { return t0.Add(2 * time.Second) }
 
 	o := events.Order{ID: 11, CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: "PENDING", CreatedAt: t0, UpdatedAt: t0}
@@ -89,10 +88,24 @@ tracking_events_applied_total{result="stale"} 2
 }
 
 func TestRedisDownIsTransient(t *testing.T) {
-	p := New(tracking.NewService(redistest.Down(t), nil), nil)
+	p, err := New(tracking.NewService(redistest.Down(t), nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := events.NewOrderCreated(events.Order{ID: 1, Status: "PENDING", CreatedAt: t0, UpdatedAt: t0}, 1, t0)
-	err := p.Handle(t.Context(), record(t, e))
+	err = p.Handle(t.Context(), record(t, e))
 	if err == nil || kafka.IsPermanent(err) || !errors.Is(err, tracking.ErrUnavailable) {
 		t.Errorf("got %v, want a transient error wrapping ErrUnavailable", err)
+	}
+}
+
+func TestNewFailsOnRegisteredMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := New(nil, reg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(nil, reg)
+	if err == nil || p != nil || !strings.Contains(err.Error(), "cannot register projector metrics") {
+		t.Errorf("got %v, %v, want no projector and a cannot register error", p, err)
 	}
 }

@@ -1,0 +1,68 @@
+// Package httpapi is what the HTTP edge of every service shares once its
+// routes are registered: one JSON encoder, one error writer with one error
+// table, and the two error body shapes the services answer in, RFC 9457
+// problem+json and the original system's Spring Boot error. pkg/httpserver
+// stays the bootstrap (engine, middleware, probes); a service's own routes
+// and handlers stay in the service.
+//
+// A service lists its domain errors in a Mapper and builds a Responder per
+// route group, choosing the body shape there rather than in each handler:
+//
+//	v1 := httpapi.Responder{Log: log, Render: httpapi.ProblemJSON, Map: mapError}
+//	r.GET("/api/v1/orders/:id", v1.Handle(handleGet(svc)))
+//
+// and a handler returns its errors for the Responder to answer.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// jsonContentType is what Encode sends when the caller chose no other type.
+// It is the value gin's own c.JSON sends, so that answers written by gin
+// (pkg/httpserver's, say) and by Encode cannot be told apart.
+const jsonContentType = "application/json; charset=utf-8"
+
+// Encode writes v as JSON with status. A Content-Type set before, such as
+// application/problem+json, is kept; otherwise it is JSON in UTF-8.
+//
+// The body is marshalled whole before anything is written, so a value that
+// does not marshal never leaves half a response behind.
+func Encode(c *gin.Context, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types reach here, all of which marshal; a
+		// failure is a programming error, not something to tell the client.
+		// pkg/httpserver's recovery turns the panic into a logged 500.
+		panic(fmt.Sprintf("cannot encode response: %v", err))
+	}
+	if c.Writer.Header().Get("Content-Type") == "" {
+		c.Header("Content-Type", jsonContentType)
+	}
+	c.Status(status)
+	_, _ = c.Writer.Write(body)
+}
+
+// Read is the handler of a plain read by id, the commonest route of the
+// services: id reads the id from the request (its error is the client's),
+// load fetches what it names, and view is the answer's JSON shape, sent
+// with 200.
+func Read[T, V any](id func(*gin.Context) (int64, error), load func(context.Context, int64) (T, error), view func(T) V) HandlerFunc {
+	return func(c *gin.Context) error {
+		n, err := id(c)
+		if err != nil {
+			return err
+		}
+		v, err := load(c.Request.Context(), n)
+		if err != nil {
+			return err
+		}
+		Encode(c, http.StatusOK, view(v))
+		return nil
+	}
+}

@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Renderer writes a described error, complete with status and instance, as
+// the response body in one shape. ProblemJSON and SpringBoot are the two
+// the services speak; a Responder names one per route group.
+type Renderer func(c *gin.Context, b Body)
+
+// ProblemJSON renders b as application/problem+json (RFC 9457), extension
+// members included.
+func ProblemJSON(c *gin.Context, b Body) {
+	c.Header("Content-Type", "application/problem+json")
+	Encode(c, b.Core().Status, b)
+}
+
+// springBootError is the error body of the original Spring Boot services,
+// which their clients parse: field order and names are theirs.
+type springBootError struct {
+	Timestamp time.Time    `json:"timestamp"`
+	Status    int          `json:"status"`
+	Error     string       `json:"error"`
+	Message   string       `json:"message"`
+	Path      string       `json:"path"`
+	Fields    []FieldError `json:"fields,omitempty"`
+}
+
+// SpringBoot renders b as the original system's error body,
+// {timestamp,status,error,message,path} plus "fields" when some are
+// invalid, as application/json. Extension members have no place in it and
+// are left out.
+func SpringBoot(c *gin.Context, b Body) {
+	p := b.Core()
+	Encode(c, p.Status, springBootError{
+		Timestamp: time.Now().UTC(),
+		Status:    p.Status,
+		Error:     http.StatusText(p.Status),
+		Message:   p.Detail,
+		Path:      p.Instance,
+		Fields:    p.Errors,
+	})
+}
+
+// Responder answers the errors of one route group: one table (Describe with
+// Map), one log policy, one body shape. Build one per group in the
+// service's routes.go and hand it to the group's handlers.
+type Responder struct {
+	// Log receives every error answered with a 5xx, whose text the client
+	// is not shown. Required.
+	Log *slog.Logger
+	// Render is the body shape: ProblemJSON or SpringBoot. Required.
+	Render Renderer
+	// Map lists the service's own errors; nil means it has none.
+	Map Mapper
+	// Resource and IDParam, when both set, name what a 404 did not find:
+	// if the path parameter IDParam holds an integer, the detail becomes
+	// "<Resource> <id> not found". Domain not-found errors carry no id;
+	// the path does, and the original APIs named it.
+	Resource, IDParam string
+	// RetryAfter, when positive, is sent as Retry-After (in whole seconds)
+	// with every 503, for services whose dependencies usually come back
+	// within that time.
+	RetryAfter time.Duration
+}
+
+// HandlerFunc is a handler that returns its error instead of answering
+// it, so that every error of a route group is answered in one place, by
+// the group's Responder (see Handle). A handler that has started its answer
+// (a stream) returns nil from then on.
+type HandlerFunc func(c *gin.Context) error
+
+// Handle adapts h to gin: an error h returns is answered by Error.
+func (r Responder) Handle(h HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			r.Error(c, err)
+		}
+	}
+}
+
+// Error answers err for the request in c and logs what the client is not
+// told. Handle calls it for every error a handler returns.
+func (r Responder) Error(c *gin.Context, err error) {
+	b := Describe(r.Map, err)
+	p := b.Core()
+	p.Instance = c.Request.URL.Path
+	if p.Status == http.StatusNotFound && r.Resource != "" && r.IDParam != "" {
+		if id, perr := strconv.ParseInt(c.Param(r.IDParam), 10, 64); perr == nil {
+			// Formatted from the number, not copied from the path, so
+			// that "+7" and "007" both read "7".
+			p.Detail = r.Resource + " " + strconv.FormatInt(id, 10) + " not found"
+		}
+	}
+	if p.Status >= http.StatusInternalServerError {
+		r.Log.ErrorContext(c.Request.Context(), "request failed",
+			"method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	}
+	if p.Status == http.StatusServiceUnavailable && r.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.FormatInt(int64(r.RetryAfter/time.Second), 10))
+	}
+	r.Render(c, b)
+}
