@@ -34,6 +34,10 @@ const (
 	senderWebhook = "webhook"
 )
 
+// name is the service's name: in its logs and traces, and the default of
+// the names it gives itself elsewhere (consumer group, client ids).
+const name = "notification-service"
+
 // Config is notification-service's whole configuration, read from the
 // environment.
 type Config struct {
@@ -63,7 +67,7 @@ func (c *Config) SetDefaults() {
 	c.MigrateOnStart = true
 	c.Sender = senderLog
 	c.HTTP.Port = 8083
-	c.Kafka.GroupID = "notification-service"
+	c.Kafka.GroupID = name
 }
 
 // Validate reports every setting that cannot work.
@@ -84,7 +88,7 @@ func (c *Config) Validate() error {
 // spec is notification-service as pkg/service runs it: from main with the process's
 // signals, arguments and stderr, from the tests in-process.
 var spec = service.Spec[Config]{
-	Name:     "notification-service",
+	Name:     name,
 	Log:      func(c Config) logging.Config { return c.Log },
 	Serve:    serve,
 	Commands: map[string]service.Func[Config]{"migrate": migrate},

@@ -28,6 +28,10 @@ import (
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
 )
 
+// name is the service's name: in its logs and traces, and the default of
+// the names it gives itself elsewhere (consumer group, client ids).
+const name = "orders-service"
+
 // Config is orders-service's whole configuration, read from the environment.
 type Config struct {
 	// DatabaseURL locates PostgreSQL. The default is the local development
@@ -71,7 +75,7 @@ func (c *Config) Validate() error {
 // spec is orders-service as pkg/service runs it: from main with the process's
 // signals, arguments and stderr, from the tests in-process.
 var spec = service.Spec[Config]{
-	Name:     "orders-service",
+	Name:     name,
 	Log:      func(c Config) logging.Config { return c.Log },
 	Serve:    serve,
 	Commands: map[string]service.Func[Config]{"migrate": migrate},
@@ -86,7 +90,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer pool.Close()
 
-	cfg.Kafka.ClientID = "orders-service"
+	cfg.Kafka.ClientID = name
 	producer, err := kafka.NewProducer(cfg.Kafka, logger)
 	if err != nil {
 		return err

@@ -31,6 +31,10 @@ import (
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
 
+// name is the service's name: in its logs and traces, and the default of
+// the names it gives itself elsewhere (consumer group, client ids).
+const name = "tracking-service"
+
 // Config is tracking-service's whole configuration, read from the
 // environment.
 type Config struct {
@@ -61,7 +65,8 @@ func (c *Config) SetDefaults() {
 	c.OrdersServiceTimeout = 2 * time.Second
 	c.SSEHeartbeat = api.DefaultHeartbeat
 	c.HTTP.Port = 8082
-	c.Kafka.GroupID = "tracking-service"
+	c.Kafka.GroupID = name
+	c.Redis.ClientName = name
 }
 
 // Validate reports every setting that cannot work.
@@ -86,7 +91,7 @@ func (c *Config) Validate() error {
 // spec is tracking-service as pkg/service runs it: from main with the process's
 // signals, arguments and stderr, from the tests in-process.
 var spec = service.Spec[Config]{
-	Name:  "tracking-service",
+	Name:  name,
 	Log:   func(c Config) logging.Config { return c.Log },
 	Serve: serve,
 }

@@ -36,17 +36,14 @@ type Config struct {
 }
 
 // SetDefaults fills the fields left empty: the local server of
-// hack/devenv.sh, keys under "tracking:", connections named
-// tracking-service.
+// hack/devenv.sh, keys under "tracking:". The service names the
+// connections (ClientName) after itself.
 func (c *Config) SetDefaults() {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:6379"
 	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "tracking:"
-	}
-	if c.ClientName == "" {
-		c.ClientName = "tracking-service"
 	}
 }
 
