@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/errgroup"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/order-tracking/platform/pkg/httpapi"
@@ -42,6 +43,11 @@ type Config struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request.
 	IdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT"`
+	// PprofAddr, when set, serves net/http/pprof on this loopback
+	// host:port (e.g. 127.0.0.1:6060), beside the API, with the mutex and
+	// block profiles switched on; reach it with kubectl port-forward. Empty
+	// (the default) serves nothing and profiles nothing.
+	PprofAddr string `env:"PPROF_ADDR"`
 }
 
 // SetDefaults fills the fields left at zero: 20s to drain, 5s for headers,
@@ -83,6 +89,11 @@ func (c Config) Validate() error {
 		// Zero is allowed: net/http reads it as "no timeout".
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	if c.PprofAddr != "" {
+		if err := validPprofAddr(c.PprofAddr); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -188,14 +199,26 @@ func (s *Server) AddReadinessCheck(name string, check func(context.Context) erro
 }
 
 // Run listens on the configured port and serves until ctx is cancelled,
-// then shuts down gracefully (see Serve).
+// then shuts down gracefully (see Serve). With PprofAddr set it serves the
+// profiling endpoints there too, for as long; either failing stops both.
 func (s *Server) Run(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", ":"+strconv.Itoa(s.cfg.Port))
 	if err != nil {
 		return fmt.Errorf("cannot listen on port %d: %w", s.cfg.Port, err)
 	}
-	return s.Serve(ctx, ln)
+	if s.cfg.PprofAddr == "" {
+		return s.Serve(ctx, ln)
+	}
+	pln, err := lc.Listen(ctx, "tcp", s.cfg.PprofAddr)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("cannot listen for pprof on %s: %w", s.cfg.PprofAddr, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return servePprof(gctx, pln, s.logger) })
+	g.Go(func() error { return s.Serve(gctx, ln) })
+	return g.Wait()
 }
 
 // Serve serves on ln until ctx is cancelled, then stops accepting
