@@ -23,7 +23,7 @@ import (
 // dead-lettering and the lag gauges stand beside their code.
 const (
 	// pollTimeout bounds each Poll, and so how long a cancelled context, a
-	// gate check or a lag refresh waits.
+	// gate check during a hold or a lag refresh waits.
 	pollTimeout = 100 * time.Millisecond
 	// maxPollInterval is max.poll.interval.ms, set explicitly because the
 	// loop's design depends on it: a handler call plus the retry budget
@@ -44,12 +44,16 @@ type Handler func(ctx context.Context, m Message) error
 
 // ConsumerOptions are a Consumer's optional collaborators.
 type ConsumerOptions struct {
-	// Gate, if set, is checked before handling each message and while
-	// retrying; while it fails (e.g. Redis down), consumption pauses:
-	// assigned partitions are paused, the consumer keeps polling (so the
-	// group does not evict it), no retry budget is spent, and it resumes by
-	// itself when Gate succeeds again, re-handling the message in hand.
-	// Each call gets a context with a 5s timeout.
+	// Gate, if set, says whether the handler's dependency (e.g. Redis) is
+	// up. It is asked only after the handler failed with a transient
+	// error, never before an attempt, so a message handled at the first
+	// attempt costs no gate call. If it then fails, the failure is put
+	// down to the dependency and consumption pauses: assigned partitions
+	// are paused, the consumer keeps polling (so the group does not evict
+	// it), no retry budget is spent and nothing is dead-lettered, and it
+	// resumes by itself when Gate succeeds again, re-handling the message
+	// in hand. If it passes, the failure is retried, with backoff, within
+	// the budget. Each call gets a context with a 5s timeout.
 	Gate func(ctx context.Context) error
 	// Registerer receives the consumer's metrics; nil: no metrics.
 	Registerer prometheus.Registerer
@@ -315,34 +319,22 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 	budget := c.cfg.RetryBudget
 	var (
 		attempts int
-		err      error         // of the last attempt; nil before the first
+		err      error         // of the last attempt
 		spent    time.Duration // of the budget when err came back
 		start    time.Time     // of the first attempt
-		held     time.Duration // on hold for the gate since start: not charged to the budget
+		excused  time.Duration // since start, not charged to the budget (rule 3 of decide)
 	)
 	for {
-		if c.gate != nil {
-			// The gate is asked before every attempt, the first included;
-			// after a failure, once the backoff has passed. A dependency
-			// that went down meanwhile holds the message instead of
-			// spending its budget; a passing gate ends the hold.
-			holdStart := time.Now()
-			gerr := c.checkGate(ctx)
-			if decide(err, attempts, spent, gerr == nil, budget).action == hold {
-				if !c.holdForGate(ctx, log, gerr) {
-					return
-				}
-			}
-			if !start.IsZero() {
-				held += time.Since(holdStart)
-			}
-		}
 		if attempts > 0 {
 			c.metrics.retried.WithLabelValues(c.cfg.Topic).Inc()
 		} else {
 			start = time.Now()
 		}
 		attempts++
+		// The handler is called without asking the gate first: on the happy
+		// path the gate costs nothing. It is asked only below, once an
+		// attempt failed.
+		attemptStart := time.Now()
 		err = c.call(hctx, m)
 		if err == nil {
 			c.metrics.handled.WithLabelValues(c.cfg.Topic).Inc()
@@ -350,11 +342,14 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 			return
 		}
 		span.RecordError(err, trace.WithAttributes(attribute.Int("attempt", attempts)))
-		spent = time.Since(start) - held
-		// The dependency counts as healthy here: without a gate it always
-		// does, and a gate passed just before this attempt; it is asked
-		// again after the backoff (above).
-		d := decide(err, attempts, spent, true, budget)
+		spent = time.Since(start) - excused
+		// A Permanent error dead-letters whatever the gate says, so the
+		// gate is asked about transient errors only.
+		var gerr error
+		if c.gate != nil && !IsPermanent(err) {
+			gerr = c.checkGate(ctx)
+		}
+		d := decide(err, attempts, spent, gerr == nil, budget)
 		if d.reason == reasonPermanent {
 			c.metrics.failed.WithLabelValues(c.cfg.Topic, "permanent").Inc()
 			log.WarnContext(hctx, "kafka message cannot be handled, dead-lettering it", "error", err, "attempt", attempts)
@@ -370,20 +365,33 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 			span.AddEvent("left for redelivery")
 			return
 		}
-		if d.action == deadLetter {
+		switch d.action {
+		case hold:
+			// The dependency is down: the failure is put down to it, not to
+			// the message. The attempt, the gate call and the hold are not
+			// charged to the budget, and the message is retried at once
+			// when the gate passes again.
+			log.InfoContext(hctx, "kafka handler failed and its dependency is down", "error", err, "attempt", attempts)
+			span.AddEvent("held for the gate")
+			if !c.holdForGate(ctx, log, gerr) {
+				return
+			}
+			excused += time.Since(attemptStart)
+		case deadLetter:
 			log.WarnContext(hctx, "kafka message retry budget exhausted, dead-lettering it", "error", err, "attempt", attempts, "spent", spent)
 			span.SetStatus(codes.Error, "dead-lettered ("+reasonExhausted+"): "+err.Error())
 			c.deadLetter(sctx, km, m, err, attempts, reasonExhausted, log)
 			return
-		}
-		log.InfoContext(hctx, "kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", d.backoff)
-		// No polling while waiting: the whole budget is far below
-		// max.poll.interval.ms, so the group keeps this member, and a
-		// rebalance waits for it at most about the budget.
-		if !sleep(ctx, d.backoff) {
-			log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "attempt", attempts)
-			span.AddEvent("left for redelivery")
-			return
+		default:
+			log.InfoContext(hctx, "kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", d.backoff)
+			// No polling while waiting: the whole budget is far below
+			// max.poll.interval.ms, so the group keeps this member, and a
+			// rebalance waits for it at most about the budget.
+			if !sleep(ctx, d.backoff) {
+				log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "attempt", attempts)
+				span.AddEvent("left for redelivery")
+				return
+			}
 		}
 	}
 }

@@ -28,8 +28,9 @@ type ConsumerConfig struct {
 	DeadLetterTopic string `env:"KAFKA_DLT_TOPIC"`
 	// RetryBudget is the longest one message may spend being retried after
 	// transient errors before it is dead-lettered, so that a poison message
-	// blocks its partition for at most this long. Time spent paused by the
-	// gate does not count. At most 2m, far below max.poll.interval.ms.
+	// blocks its partition for at most this long. A failed attempt after
+	// which the gate failed, and the pause that follows it, do not count.
+	// At most 2m, far below max.poll.interval.ms.
 	RetryBudget time.Duration `env:"KAFKA_RETRY_BUDGET"`
 	// Extra is passed to librdkafka as is, for settings this struct lacks.
 	// Connection settings among them (security.*, sasl.*, ssl.*, socket.*,

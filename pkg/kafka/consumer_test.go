@@ -483,6 +483,12 @@ func TestIntegrationConsumerDeadLettersWhenBudgetExhausted(t *testing.T) {
 	}
 }
 
+// TestIntegrationConsumerGatePausesAndResumes plays a dependency (say
+// Redis) that is down, comes back, and goes down again, with a handler
+// that fails while it is down and a gate that pings it: the gate is asked
+// only after a failure, consumption holds while it fails without spending
+// the retry budget or dead-lettering, and everything is handled once the
+// dependency is back.
 func TestIntegrationConsumerGatePausesAndResumes(t *testing.T) {
 	t.Parallel()
 	brokers := testinfra.KafkaBrokers(t)
@@ -491,48 +497,81 @@ func TestIntegrationConsumerGatePausesAndResumes(t *testing.T) {
 
 	const budget = time.Second
 	var (
-		open       atomic.Bool // the gate passes while true
-		gateCalls  atomic.Int64
-		closedAt   atomic.Int64 // gateCalls when the handler closed the gate
-		l          = newJournal()
-		gateFailed = errors.New("redis down")
+		up        atomic.Bool // the dependency answers while true; down at the start
+		gateCalls atomic.Int64
+		gateUp    atomic.Int64 // gate calls that passed
+		closedAt  atomic.Int64 // gateCalls when the dependency went down in phase 2
+		l         = newJournal()
+		errDown   = errors.New("redis: connection refused")
+
+		traceMu sync.Mutex
+		trace   []handlerCall // every handler call, in order
 	)
 	r := start(t, kafka.ConsumerConfig{Brokers: brokers, GroupID: testinfra.UniqueName("group-"), Topic: topic, RetryBudget: budget},
 		func(_ context.Context, m kafka.Message) error {
 			v := string(m.Value)
-			if n := l.call(v); v == "2" && n == 1 {
-				// The dependency goes down while handling: the retry must
-				// wait for the gate rather than burn the budget.
-				open.Store(false)
-				closedAt.Store(gateCalls.Load())
-				return errors.New("redis: connection refused")
+			n := l.call(v)
+			err := func() error {
+				switch {
+				case !up.Load():
+					return errDown
+				case v == "0" && n == 2:
+					// Back, but not quite ready: this failure comes with a
+					// passing gate, so the normal rules apply to it.
+					return errors.New("redis: LOADING dataset in memory")
+				case v == "2" && n == 1:
+					// The dependency goes down while handling: the retry must
+					// wait for the gate rather than burn the budget.
+					up.Store(false)
+					closedAt.Store(gateCalls.Load())
+					return errDown
+				}
+				return nil
+			}()
+			traceMu.Lock()
+			trace = append(trace, handlerCall{value: v, call: n, gateCalls: gateCalls.Load(), err: err})
+			traceMu.Unlock()
+			if err == nil {
+				l.done(v)
 			}
-			l.done(v)
-			return nil
+			return err
 		}, kafka.ConsumerOptions{Gate: func(context.Context) error {
 			gateCalls.Add(1)
-			if open.Load() {
+			if up.Load() {
+				gateUp.Add(1)
 				return nil
 			}
-			return gateFailed
+			return errors.New("redis: ping: connection refused")
 		}})
 
-	// Phase 1: the gate fails from the start. Gate checks come every 250ms;
+	// Phase 1: the dependency is down from the start. Message 0's first
+	// attempt fails, the gate is asked and fails, and consumption holds:
+	// no retry while it fails, though gate checks come every 250ms and
 	// eight of them span about twice the retry budget.
 	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
 		n := gateCalls.Load()
 		return n >= 8, fmt.Sprintf("%d gate calls", n)
 	})
-	if got := l.snapshot(); len(got) != 0 {
-		t.Fatalf("handled %v while the gate failed, want nothing", got)
+	if got := l.callsOf("0"); got != 1 {
+		t.Fatalf("calls of message 0 while the gate failed: got %d, want 1 (held, not retried)", got)
 	}
-	open.Store(true)
+	if got := l.snapshot(); len(got) != 0 {
+		t.Fatalf("handled %v while the dependency was down, want nothing", got)
+	}
+	if got := metric(t, r.reg, "kafka_consumer_messages_dead_lettered_total", map[string]string{"topic": topic}); got != 0 {
+		t.Fatalf("dead-lettered metric while the gate failed: got %v, want 0", got)
+	}
+	// Back. Message 0's retry fails once more, now with the gate passing:
+	// that failure is retried, not dead-lettered, because the ~2s on hold
+	// (twice the budget) and the failure that led to it were not charged.
+	up.Store(true)
 
-	// Phase 2: the gate fails again during message 2's first attempt.
+	// Phase 2: the dependency goes down again during message 2's first
+	// attempt.
 	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
 		c := closedAt.Load()
 		n := gateCalls.Load()
-		return c > 0 && n >= c+8, fmt.Sprintf("gate closed at call %d, now %d calls", c, n)
+		return c > 0 && n >= c+8, fmt.Sprintf("dependency down at gate call %d, now %d calls", c, n)
 	})
 	if got := l.callsOf("2"); got != 1 {
 		t.Fatalf("calls of message 2 while the gate failed: got %d, want 1", got)
@@ -540,24 +579,59 @@ func TestIntegrationConsumerGatePausesAndResumes(t *testing.T) {
 	if got := l.snapshot(); !slices.Equal(got, seq(0, 2)) {
 		t.Fatalf("handled %v while the gate failed, want %v", got, seq(0, 2))
 	}
-	open.Store(true)
+	up.Store(true)
 
 	l.waitHandled(t, 30*time.Second, seq(0, 5))
-	for _, v := range seq(0, 5) {
-		want := 1
-		if v == "2" {
-			want = 2
-		}
-		if got := l.callsOf(v); got != want {
-			t.Errorf("calls of message %s: got %d, want %d", v, got, want)
-		}
-	}
 	if err := r.stop(); err != nil {
 		t.Fatalf("Run: got %v, want nil", err)
 	}
-	if got := metric(t, r.reg, "kafka_consumer_messages_dead_lettered_total", map[string]string{"topic": topic}); got != 0 {
+	wantCalls := map[string]int{"0": 3, "1": 1, "2": 2, "3": 1, "4": 1}
+	for _, v := range seq(0, 5) {
+		if got := l.callsOf(v); got != wantCalls[v] {
+			t.Errorf("calls of message %s: got %d, want %d", v, got, wantCalls[v])
+		}
+	}
+	// The gate is asked after a failure only: between a successful call and
+	// the next call (or the end), no gate call.
+	traceMu.Lock()
+	defer traceMu.Unlock()
+	for i, c := range trace {
+		if c.err != nil {
+			continue
+		}
+		next := gateCalls.Load()
+		if i+1 < len(trace) {
+			next = trace[i+1].gateCalls
+		}
+		if next != c.gateCalls {
+			t.Errorf("message %s, call %d succeeded: got %d gate calls after it, want 0", c.value, c.call, next-c.gateCalls)
+		}
+	}
+	// Passing gate calls: the one that ends each of the two holds, and the
+	// one after message 0's failure while the dependency was up.
+	if got := gateUp.Load(); got != 3 {
+		t.Errorf("passing gate calls: got %d, want 3", got)
+	}
+	labels := map[string]string{"topic": topic}
+	if got := metric(t, r.reg, "kafka_consumer_messages_dead_lettered_total", labels); got != 0 {
 		t.Errorf("dead-lettered metric: got %v, want 0 (time on hold is not charged to the budget)", got)
 	}
+	if got := metric(t, r.reg, "kafka_consumer_messages_failed_total", map[string]string{"topic": topic, "reason": "transient"}); got != 3 {
+		t.Errorf("failed metric: got %v, want 3", got)
+	}
+	if got := metric(t, r.reg, "kafka_consumer_messages_retried_total", labels); got != 3 {
+		t.Errorf("retried metric: got %v, want 3", got)
+	}
+}
+
+// handlerCall is one handler call as TestIntegrationConsumerGatePausesAndResumes
+// records it: the message's value, which call of it this was, the gate
+// calls made before it, and its result.
+type handlerCall struct {
+	value     string
+	call      int
+	gateCalls int64
+	err       error
 }
 
 func TestIntegrationConsumerKilledRedeliversUnstored(t *testing.T) {

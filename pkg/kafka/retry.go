@@ -26,8 +26,9 @@ const (
 	// retry calls the handler: at once before the first attempt, after the
 	// decision's backoff after a failed one.
 	retry action = iota
-	// hold puts consumption on hold until the dependency is healthy again;
-	// the time on hold is not charged to the retry budget.
+	// hold puts consumption on hold until the dependency is healthy again,
+	// then calls the handler at once; neither the failed attempt nor the
+	// time on hold is charged to the retry budget.
 	hold
 	// deadLetter sends the message to the dead-letter topic, for the
 	// decision's reason.
@@ -65,42 +66,47 @@ type decision struct {
 //   - err is the last attempt's error, nil before the first attempt;
 //   - attempts is how many attempts were made;
 //   - elapsed is the retry budget spent when err came back: the time since
-//     the first attempt, less the time on hold;
-//   - dependencyHealthy is the gate's verdict (true without a gate);
+//     the first attempt, less the time not charged to the budget (see
+//     rule 3);
+//   - dependencyHealthy is the gate's verdict, asked after err came back
+//     (true without a gate, and when err is nil or Permanent, since the
+//     gate is not asked then);
 //   - budget is ConsumerConfig.RetryBudget.
 //
 // The rules, first match wins:
 //
-//  1. a Permanent error dead-letters at once, as "permanent": retrying
+//  1. before the first attempt the handler is called at once: the gate is
+//     not asked, so the happy path costs the dependency nothing beyond the
+//     handler's own calls;
+//  2. a Permanent error dead-letters at once, as "permanent": retrying
 //     cannot fix it, whatever the dependency's state;
-//  2. a transient error once elapsed has reached budget dead-letters, as
+//  3. a transient error while the dependency is unhealthy holds the
+//     message until the gate passes, then retries it at once. Neither the
+//     failed attempt nor the hold is charged to the budget, and the budget
+//     is not checked: failing against a dependency that is down says
+//     nothing about the message, so an outage dead-letters nothing;
+//  4. a transient error once elapsed has reached budget dead-letters, as
 //     "exhausted", so that a poison message blocks its partition for about
 //     the budget at most;
-//  3. an unhealthy dependency holds the message: no attempt, no budget
-//     spent, since failing against a dependency that is down says nothing
-//     about the message;
-//  4. otherwise the handler is called, after a failure once the backoff has
-//     passed. The backoff is cut to end at the budget, so the attempt after
-//     the last wait is the last one: a poison message holds its partition
-//     for about the budget plus one handler call, not a backoff step more.
+//  5. otherwise the handler is called again once the backoff has passed.
+//     The backoff is cut to end at the budget, so the attempt after the
+//     last wait is the last one: a poison message holds its partition for
+//     about the budget plus one handler call, not a backoff step more.
 //
-// The consumer asks twice per failed attempt. Right after the failure, the
-// dependency counts as healthy (the gate passed just before the attempt),
-// so rules 1, 2 and 4 apply. After the backoff, before the next attempt,
-// it asks again with the same err, attempts and elapsed (rules 1 and 2 then
-// cannot match) and the gate's fresh verdict, to know whether to hold. So a
-// budget that has run out dead-letters the message even while the gate
-// fails, and a dependency that goes down during the backoff holds it.
+// The consumer asks once per attempt, after it: the gate is consulted
+// only when the attempt failed with a transient error, never before an
+// attempt. A dependency that goes down during a backoff is noticed by the
+// next attempt failing.
 func decide(err error, attempts int, elapsed time.Duration, dependencyHealthy bool, budget time.Duration) decision {
 	switch {
-	case IsPermanent(err):
-		return decision{action: deadLetter, reason: reasonPermanent}
-	case err != nil && elapsed >= budget:
-		return decision{action: deadLetter, reason: reasonExhausted}
-	case !dependencyHealthy:
-		return decision{action: hold}
 	case err == nil:
 		return decision{action: retry}
+	case IsPermanent(err):
+		return decision{action: deadLetter, reason: reasonPermanent}
+	case !dependencyHealthy:
+		return decision{action: hold}
+	case elapsed >= budget:
+		return decision{action: deadLetter, reason: reasonExhausted}
 	}
 	return decision{action: retry, backoff: min(backoff(attempts, maxBackoff), budget-elapsed)}
 }

@@ -21,7 +21,9 @@ func TestDecide(t *testing.T) {
 		want     decision
 	}{
 		{name: "first attempt", healthy: true, want: decision{action: retry}},
-		{name: "first attempt, dependency down", want: decision{action: hold}},
+		// The gate is not asked before an attempt; were its verdict passed,
+		// it would change nothing.
+		{name: "first attempt ignores the gate", want: decision{action: retry}},
 		{name: "permanent error", err: permanent, attempts: 1, healthy: true, want: decision{action: deadLetter, reason: reasonPermanent}},
 		{name: "permanent error wrapped", err: fmt.Errorf("handle order: %w", permanent), attempts: 1, healthy: true, want: decision{action: deadLetter, reason: reasonPermanent}},
 		{name: "permanent error, dependency down", err: permanent, attempts: 1, want: decision{action: deadLetter, reason: reasonPermanent}},
@@ -34,8 +36,12 @@ func TestDecide(t *testing.T) {
 		{name: "last wait ends at the budget", err: transient, attempts: 8, elapsed: budget - 500*time.Millisecond, healthy: true, want: decision{action: retry, backoff: 500 * time.Millisecond}},
 		{name: "budget spent", err: transient, attempts: 9, elapsed: budget, healthy: true, want: decision{action: deadLetter, reason: reasonExhausted}},
 		{name: "budget overspent by a slow handler", err: transient, attempts: 2, elapsed: budget + 3*time.Second, healthy: true, want: decision{action: deadLetter, reason: reasonExhausted}},
-		{name: "budget spent, dependency down", err: transient, attempts: 9, elapsed: budget, want: decision{action: deadLetter, reason: reasonExhausted}},
-		{name: "dependency down after the backoff", err: transient, attempts: 2, elapsed: time.Second, want: decision{action: hold}},
+		{name: "first failure, dependency down", err: transient, attempts: 1, elapsed: 30 * time.Millisecond, want: decision{action: hold}},
+		{name: "failure after retries, dependency down", err: transient, attempts: 4, elapsed: time.Second, want: decision{action: hold}},
+		// A failure against a dependency that is down says nothing about the
+		// message: it holds rather than spend what is left of the budget.
+		{name: "budget spent, dependency down", err: transient, attempts: 9, elapsed: budget, want: decision{action: hold}},
+		{name: "budget overspent, dependency down", err: transient, attempts: 2, elapsed: budget + 3*time.Second, want: decision{action: hold}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

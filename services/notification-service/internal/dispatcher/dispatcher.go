@@ -19,7 +19,9 @@ import (
 // cancel a handler's context, even on shutdown, so the bound must come from
 // here: it covers a wait for another consumer's row lock and the webhook
 // sender's attempts and backoff (3 x 5s by default), and stays far below
-// the consumer's max.poll.interval.ms.
+// the consumer's max.poll.interval.ms. Recording a send's result after it
+// has its own bound (5s, in internal/postgres), so that a send that
+// succeeds just before this deadline is still recorded.
 const handleTimeout = 30 * time.Second
 
 // Notifier handles one decoded event: *notify.Notifier. Errors wrapping

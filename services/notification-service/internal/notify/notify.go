@@ -9,25 +9,29 @@
 // Kafka delivers at least once, so the same event can arrive again after a
 // rebalance, a restart or a retry. The DeliveryLog records every
 // notification under (event id, channel) and the Notifier sends only
-// through DeliveryLog.Deliver, which does, in order:
+// through DeliveryLog.Deliver, which does, in one transaction:
 //
-//  1. claim: insert the row as 'pending' unless it exists (committed at
-//     once, so the attempt is visible even if everything after fails);
-//  2. lock the row (SELECT ... FOR UPDATE) and skip if it is 'sent';
+//  1. insert the row as 'pending', or find it, and lock it (one upsert);
+//  2. skip if it is 'sent';
 //  3. send, still holding the lock;
-//  4. mark the row 'sent' and commit, which releases the lock.
+//  4. mark the row 'sent' (or record the failed attempt on it) and commit,
+//     which releases the lock.
 //
-// A redelivered event therefore sends nothing new, and two consumers
+// The normal case, a first delivery whose send succeeds, therefore costs
+// one commit. A redelivered event sends nothing new, and two consumers
 // handling the same event at once (during a rebalance) are serialised by
-// the row lock: the second waits, then sees 'sent' and skips.
+// the row lock: the second waits, then sees 'sent' and skips. A failed
+// send is committed as a 'pending' row with its error, so the attempt is
+// visible to operators and the redelivered event tries again.
 //
 // The remaining window: if the process dies, or the database becomes
 // unreachable, after the provider accepted the notification (step 3) but
-// before the commit of step 4, the row stays 'pending' and the redelivered
-// event sends it again. That is at most one duplicate per such crash. No
-// scheme closes it without the provider's help, which is why the webhook
-// sender passes the event id as Idempotency-Key: a provider that honours
-// it drops the duplicate.
+// before the commit of step 4, the transaction is rolled back: no row is
+// left for a first delivery (the 'pending' row of an earlier failed
+// attempt otherwise), and the redelivered event sends it again. That is
+// at most one duplicate per such crash. No scheme closes it without the
+// provider's help, which is why the webhook sender passes the event id as
+// Idempotency-Key: a provider that honours it drops the duplicate.
 package notify
 
 import (
@@ -80,8 +84,11 @@ var ErrPermanent = errors.New("permanent failure")
 type Status string
 
 const (
-	// StatusPending means claimed but not (known to be) sent: a send is in
-	// progress, failed, or was cut off by a crash.
+	// StatusPending means not (known to be) sent: the last attempt's send
+	// failed (a permanently refused one stays so; its event is
+	// dead-lettered). An attempt in progress is not visible until it
+	// ends, and one cut off by a crash leaves only what the previous
+	// attempt recorded.
 	StatusPending Status = "pending"
 	// StatusSent means the sender accepted the notification.
 	StatusSent Status = "sent"
@@ -112,7 +119,8 @@ type DeliveryLog interface {
 	// Deliver calls send for n unless n's event and channel were already
 	// sent, and records the result; see the package doc for the protocol
 	// and its one remaining duplicate window. An error from send is
-	// returned (wrapped) and leaves the row pending, to be retried.
+	// returned (wrapped) and recorded on the row, which stays pending, to
+	// be retried.
 	Deliver(ctx context.Context, n Notification, send func(context.Context, Notification) error) (Outcome, error)
 	// List returns the notifications of one order, newest first, and an
 	// empty (non-nil) slice when there are none.

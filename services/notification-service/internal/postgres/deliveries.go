@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
@@ -29,87 +28,129 @@ func NewDeliveryLog(pool *pgxpool.Pool) *DeliveryLog {
 // whole HTML error page from a provider.
 const maxErrorLen = 1000
 
-// Deliver implements notify.DeliveryLog.
+// recordTimeout bounds what follows the send: recording its result and
+// committing. It runs under a context of its own, not the send's, so that a
+// send that succeeded just before the handler's deadline is still recorded
+// rather than sent again on redelivery.
+const recordTimeout = 5 * time.Second
+
+// recordContext is ctx without its cancellation and deadline, bounded by
+// recordTimeout from now instead: see recordTimeout.
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
+// Deliver implements notify.DeliveryLog, in one transaction, so that the
+// normal case (first delivery of the event, send succeeds) costs one
+// commit:
+//
+//  1. insert the row as 'pending', or find it, and lock it, in one
+//     statement (the upsert below);
+//  2. if it is 'sent', roll back (nothing to keep) and report AlreadySent;
+//  3. send, holding the lock;
+//  4. mark the row 'sent', or record the failure on it, and commit.
 //
 // Concurrency: two consumers can hold the same event at once while a
 // rebalance moves its partition (the old owner is still sending when the
-// new one starts). The claim is committed on its own, so both then find the
-// row, and both take its row lock with SELECT ... FOR UPDATE before
-// sending. The second blocks until the first commits, then reads 'sent'
-// and skips; if the first failed, the row is still 'pending' and the
-// second sends. A row lock rather than an advisory lock because the row
-// exists anyway, its lock ends with the transaction whatever happens to the
-// connection, and it needs no key scheme shared with other services.
+// new one starts). The second one's upsert waits on the first one's
+// uncommitted row (or its row lock) until the first transaction ends; it
+// then finds the row 'sent' and skips, or, if the first failed and
+// recorded it, 'pending' and sends, or, if the first died (rolled back),
+// no row and inserts it. A row lock rather than an advisory lock because
+// the row exists anyway, its lock ends with the transaction whatever
+// happens to the connection, and it needs no key scheme shared with other
+// services.
+//
+// Crashes: nothing is committed before the send's result is known, so a
+// crash (or a lost connection) between the send and the commit leaves no
+// row for a first delivery, or the pending row of an earlier failed
+// attempt: the redelivered event is sent again, once. That is the window
+// the package notify documents, unchanged: at most one duplicate per
+// crash. A failed send is committed as a 'pending' row with its error, so
+// operators see failed attempts (GET /notifications); an attempt still in
+// progress, or cut off by a crash, is not visible until the event is
+// handled again.
 //
 // The price is a transaction, and a pooled connection, held open for the
-// duration of the send. The webhook sender's timeout and retries bound it.
+// duration of the send. ctx bounds the send (the dispatcher gives each
+// message 30s), and the webhook sender's timeout and retries bound it too.
 func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send func(context.Context, notify.Notification) error) (notify.Outcome, error) {
-	// Step 1, the claim: committed at once, so a failed or interrupted
-	// attempt stays visible as 'pending' (with its error) in the log.
-	if _, err := l.pool.Exec(ctx,
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cannot begin delivery: %w", err)
+	}
+	// Every path that does not commit rolls back, under a context the
+	// send's deadline cannot have cut off; after Commit this is a no-op.
+	defer func() {
+		rctx, cancel := recordContext(ctx)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
+
+	// Step 1. DO NOTHING would not lock an existing row, so a conflict
+	// makes a no-op update instead: it takes the row lock, waits for a
+	// concurrent transaction holding the same event, and RETURNING gives
+	// the status committed by whoever came first. Only a redelivery pays
+	// for it (a new row version).
+	var status notify.Status
+	if err := tx.QueryRow(ctx,
 		`INSERT INTO notification_deliveries (event_id, channel, order_id, recipient, text)
 		 VALUES ($1, $2, $3, $4, $5)
-		 ON CONFLICT (event_id, channel) DO NOTHING`,
-		n.EventID, n.Channel, n.OrderID, n.Recipient, n.Text); err != nil {
+		 ON CONFLICT (event_id, channel) DO UPDATE SET status = notification_deliveries.status
+		 RETURNING status`,
+		n.EventID, n.Channel, n.OrderID, n.Recipient, n.Text).Scan(&status); err != nil {
 		return 0, fmt.Errorf("cannot claim delivery: %w", err)
 	}
-
-	var outcome notify.Outcome
-	var sendErr error
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		// Step 2: the lock that serialises concurrent handlers of this
-		// event, held until commit.
-		var status notify.Status
-		if err := tx.QueryRow(ctx,
-			"SELECT status FROM notification_deliveries WHERE event_id = $1 AND channel = $2 FOR UPDATE",
-			n.EventID, n.Channel).Scan(&status); err != nil {
-			return fmt.Errorf("cannot lock delivery: %w", err)
-		}
-		if status == notify.StatusSent {
-			outcome = notify.AlreadySent
-			return nil
-		}
-
-		// Step 3. From here until the commit below succeeds, a crash means
-		// the notification is sent again on redelivery (the documented
-		// duplicate window).
-		if sendErr = send(ctx, n); sendErr != nil {
-			// Recorded for operators; the row stays 'pending', so the
-			// redelivered event tries again.
-			msg := sendErr.Error()
-			if len(msg) > maxErrorLen {
-				msg = msg[:maxErrorLen]
-			}
-			_, err := tx.Exec(ctx,
-				`UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
-				 WHERE event_id = $1 AND channel = $2`,
-				n.EventID, n.Channel, msg)
-			return err
-		}
-
-		// Step 4. The text is what was actually sent: it differs from the
-		// claim's if the templates changed between attempts.
-		outcome = notify.Sent
-		if _, err := tx.Exec(ctx,
-			`UPDATE notification_deliveries
-			 SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL, recipient = $3, text = $4
-			 WHERE event_id = $1 AND channel = $2`,
-			n.EventID, n.Channel, n.Recipient, n.Text); err != nil {
-			return fmt.Errorf("cannot mark delivery sent: %w", err)
-		}
-		return nil
-	})
-	switch {
-	case sendErr != nil:
-		// The send's error decides what happens to the event (ErrPermanent
-		// or not); a failure to record it only adds detail.
-		return 0, fmt.Errorf("cannot send %s: %w", n.Channel, errors.Join(sendErr, err))
-	case err != nil && outcome == notify.Sent:
-		return 0, fmt.Errorf("%s sent but not recorded, a redelivery will send it again: %w", n.Channel, err)
-	case err != nil:
-		return 0, err
+	// Step 2: the deferred rollback discards the no-op update and releases
+	// the lock; nothing is committed.
+	if status == notify.StatusSent {
+		return notify.AlreadySent, nil
 	}
-	return outcome, nil
+
+	// Step 3. From here until the commit below succeeds, a crash means the
+	// notification is sent again on redelivery (the documented duplicate
+	// window).
+	sendErr := send(ctx, n)
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	if sendErr != nil {
+		// Step 4, failed: recorded for operators, and the row stays
+		// 'pending', so the redelivered event tries again (or, for
+		// notify.ErrPermanent, the event is dead-lettered and the row says
+		// why). The send's error decides what happens to the event; a
+		// failure to record it only adds detail.
+		msg := sendErr.Error()
+		if len(msg) > maxErrorLen {
+			msg = msg[:maxErrorLen]
+		}
+		_, err := tx.Exec(rctx,
+			`UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
+			 WHERE event_id = $1 AND channel = $2`,
+			n.EventID, n.Channel, msg)
+		if err == nil {
+			err = tx.Commit(rctx)
+		}
+		if err != nil {
+			err = fmt.Errorf("cannot record the failed attempt: %w", err)
+		}
+		return 0, fmt.Errorf("cannot send %s: %w", n.Channel, errors.Join(sendErr, err))
+	}
+
+	// Step 4, sent. The text is what was actually sent: it differs from
+	// the row's if the templates changed since an earlier failed attempt.
+	// clock_timestamp, not now(): now() is when the transaction began,
+	// before the send.
+	if _, err := tx.Exec(rctx,
+		`UPDATE notification_deliveries
+		 SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL, recipient = $3, text = $4
+		 WHERE event_id = $1 AND channel = $2`,
+		n.EventID, n.Channel, n.Recipient, n.Text); err != nil {
+		return 0, fmt.Errorf("%s sent but not recorded, a redelivery will send it again: cannot mark delivery sent: %w", n.Channel, err)
+	}
+	if err := tx.Commit(rctx); err != nil {
+		return 0, fmt.Errorf("%s sent but not recorded, a redelivery will send it again: %w", n.Channel, err)
+	}
+	return notify.Sent, nil
 }
 
 // List implements notify.DeliveryLog. Newest first means latest claimed:
