@@ -16,7 +16,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprint(cfg.HTTP.Port, cfg.DatabaseURL, cfg.MigrateOnStart, cfg.Sender, cfg.Kafka.GroupID,
+	got := fmt.Sprint(cfg.HTTP.Port, cfg.Postgres.URL, cfg.Postgres.MigrateOnStart, cfg.Sender, cfg.Kafka.GroupID,
 		cfg.Kafka.Topic, cfg.Webhook.Retries, cfg.Webhook.Timeout, cfg.Notify.CreatedTemplate)
 	want := fmt.Sprint(8083, "postgres://orders@127.0.0.1:5432/orders?sslmode=disable", true, "log", "notification-service",
 		"order-events", 2, 5*time.Second, "Hi {{.CustomerName}}, your order for {{.Item}} has been received.")

@@ -41,30 +41,23 @@ const name = "notification-service"
 // Config is notification-service's whole configuration, read from the
 // environment.
 type Config struct {
-	// DatabaseURL locates PostgreSQL, which holds the delivery log. The
-	// default is the local development server of hack/devenv.sh.
-	DatabaseURL string `env:"DATABASE_URL"`
-	// MigrateOnStart runs the schema migrations before serving. On
-	// Kubernetes a pre-install hook runs `notification-service migrate`.
-	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// Sender selects how notifications leave: "log" writes each one to the
 	// log (the original system's mock), "webhook" POSTs it to
 	// NOTIFY_WEBHOOK_URL.
 	Sender string `env:"NOTIFY_SENDER"`
 
-	Log     logging.Config
-	HTTP    httpserver.Config
-	Kafka   kafka.ConsumerConfig
-	Notify  notify.Config
-	Webhook webhook.Config
+	Postgres pg.Config
+	Log      logging.Config
+	HTTP     httpserver.Config
+	Kafka    kafka.ConsumerConfig
+	Notify   notify.Config
+	Webhook  webhook.Config
 }
 
 // SetDefaults gives a new Config this service's defaults, its port and
 // consumer group among them; config.Load calls it on the zero Config, after
 // the parts' own.
 func (c *Config) SetDefaults() {
-	c.DatabaseURL = pg.DefaultURL
-	c.MigrateOnStart = true
 	c.Sender = senderLog
 	c.HTTP.Port = 8083
 	c.Kafka.GroupID = name
@@ -73,7 +66,7 @@ func (c *Config) SetDefaults() {
 // Validate reports every setting that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
-	checks := []config.Validator{c.Log, c.HTTP, c.Kafka, c.Notify}
+	checks := []config.Validator{c.Postgres, c.Log, c.HTTP, c.Kafka, c.Notify}
 	switch c.Sender {
 	case senderLog:
 	case senderWebhook:
@@ -97,7 +90,7 @@ var spec = service.Spec[Config]{
 func main() { service.Main(spec) }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.MigrateOnStart, postgres.Migrate)
+	pool, err := pg.Connect(ctx, cfg.Postgres, postgres.Migrate)
 	if err != nil {
 		return err
 	}
@@ -146,5 +139,5 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 // migrate brings the database schema up to date: `notification-service migrate`.
 func migrate(ctx context.Context, cfg Config, _ *slog.Logger) error {
-	return postgres.Migrate(ctx, cfg.DatabaseURL)
+	return postgres.Migrate(ctx, cfg.Postgres.URL)
 }

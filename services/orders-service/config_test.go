@@ -16,7 +16,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprint(cfg.HTTP.Port, cfg.DatabaseURL, cfg.MigrateOnStart, cfg.Outbox.Topic, cfg.Kafka.Brokers,
+	got := fmt.Sprint(cfg.HTTP.Port, cfg.Postgres.URL, cfg.Postgres.MigrateOnStart, cfg.Outbox.Topic, cfg.Kafka.Brokers,
 		cfg.CreateTopic, cfg.TopicPartitions, cfg.HTTP.ShutdownTimeout, cfg.Log.Format)
 	want := fmt.Sprint(8081, "postgres://orders@127.0.0.1:5432/orders?sslmode=disable", true, "order-events", "127.0.0.1:9092",
 		true, 6, 20*time.Second, "json")
@@ -33,7 +33,7 @@ func TestConfigFalseOverridesDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MigrateOnStart || cfg.CreateTopic {
-		t.Errorf("got MigrateOnStart %v, CreateTopic %v, want both false", cfg.MigrateOnStart, cfg.CreateTopic)
+	if cfg.Postgres.MigrateOnStart || cfg.CreateTopic {
+		t.Errorf("got MigrateOnStart %v, CreateTopic %v, want both false", cfg.Postgres.MigrateOnStart, cfg.CreateTopic)
 	}
 }

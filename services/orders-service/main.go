@@ -34,29 +34,22 @@ const name = "orders-service"
 
 // Config is orders-service's whole configuration, read from the environment.
 type Config struct {
-	// DatabaseURL locates PostgreSQL. The default is the local development
-	// server of hack/devenv.sh, which trusts loopback connections.
-	DatabaseURL string `env:"DATABASE_URL"`
-	// MigrateOnStart runs the schema migrations before serving. On
-	// Kubernetes a pre-install hook runs `orders-service migrate` instead.
-	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// TopicPartitions is used when the service creates the events topic.
 	TopicPartitions int `env:"KAFKA_TOPIC_PARTITIONS"`
 	// CreateTopic makes the service create the events topic at start when it
 	// is missing (off where a Strimzi KafkaTopic owns it).
 	CreateTopic bool `env:"KAFKA_CREATE_TOPIC"`
 
-	Log    logging.Config
-	HTTP   httpserver.Config
-	Kafka  kafka.ProducerConfig
-	Outbox outbox.Config
+	Postgres pg.Config
+	Log      logging.Config
+	HTTP     httpserver.Config
+	Kafka    kafka.ProducerConfig
+	Outbox   outbox.Config
 }
 
 // SetDefaults gives a new Config this service's defaults, its port among
 // them; config.Load calls it on the zero Config, after the parts' own.
 func (c *Config) SetDefaults() {
-	c.DatabaseURL = pg.DefaultURL
-	c.MigrateOnStart = true
 	c.TopicPartitions = 6
 	c.CreateTopic = true
 	c.HTTP.Port = 8081
@@ -68,7 +61,7 @@ func (c *Config) Validate() error {
 	if c.TopicPartitions < 1 {
 		errs = append(errs, errors.New("KAFKA_TOPIC_PARTITIONS must be at least 1"))
 	}
-	errs = append(errs, config.ValidateEach(c.Log, c.HTTP, c.Kafka, c.Outbox))
+	errs = append(errs, config.ValidateEach(c.Postgres, c.Log, c.HTTP, c.Kafka, c.Outbox))
 	return errors.Join(errs...)
 }
 
@@ -84,7 +77,7 @@ var spec = service.Spec[Config]{
 func main() { service.Main(spec) }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	pool, err := pg.Connect(ctx, cfg.DatabaseURL, cfg.MigrateOnStart, postgres.Migrate)
+	pool, err := pg.Connect(ctx, cfg.Postgres, postgres.Migrate)
 	if err != nil {
 		return err
 	}
@@ -141,5 +134,5 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 // migrate brings the database schema up to date: `orders-service migrate`.
 func migrate(ctx context.Context, cfg Config, _ *slog.Logger) error {
-	return postgres.Migrate(ctx, cfg.DatabaseURL)
+	return postgres.Migrate(ctx, cfg.Postgres.URL)
 }

@@ -14,7 +14,7 @@ import (
 // no-op.
 func TestIntegrationMigrateSharesADatabase(t *testing.T) {
 	url := testinfra.NewDatabase(t)
-	pool, err := pg.Open(t.Context(), url)
+	pool, err := pg.Open(t.Context(), url, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,8 +88,11 @@ type Store interface {
 	Get(ctx context.Context, id int64) (Order, error)
 	// List returns the orders matching f, ordered by id.
 	List(ctx context.Context, f Filter) ([]Order, error)
-	// Update loads the order under a row lock, lets change modify it and, when
-	// change reports a change, bumps the version, saves it and records the
-	// event, all in one transaction. change's error aborts the transaction.
+	// Update loads the order, lets change modify it and, when change reports
+	// a change, bumps the version, saves it and records the event, together
+	// and only if no other change of the order came in between; otherwise
+	// it loads the order again and asks change again, so change may run
+	// more than once and must not have effects beyond the order it gets
+	// and its own result. change's error writes nothing.
 	Update(ctx context.Context, id int64, change func(o *Order) (changed bool, err error)) (Order, error)
 }

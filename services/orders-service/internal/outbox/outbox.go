@@ -1,5 +1,5 @@
 // Package outbox owns the transactional outbox: Enqueue writes an event's
-// row inside the transaction that changes the order, and the Relay
+// row in the same statement that changes the order, and the Relay
 // publishes the rows to Kafka in order, removing each only once the broker
 // has acknowledged it. The table itself is created by the orders-service
 // migrations (internal/postgres/migrations), which run before either.
@@ -9,8 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
+	"strconv"
 
 	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/tracing"
@@ -20,37 +19,50 @@ import (
 // Unexported: both ends live in this package, so they cannot drift apart.
 const channel = "outbox"
 
-// Enqueue writes e, encoded with the CloudEvents source, to the outbox
-// inside tx and notifies the relay. Taking the caller's transaction is the
-// point: the row exists if and only if the change it reports commits, and
-// the notification is delivered only if tx commits. The row keeps the W3C
+// Enqueue applies an order change and records its event e in one SQL
+// statement, so that the event exists if and only if the change does and
+// a write costs one round trip to PostgreSQL instead of a transaction of
+// several. change is a data-modifying statement (INSERT ... or UPDATE ...
+// RETURNING something) with the parameters $1 to $len(args); it applies
+// when it returns a row, and only then is e's row written and the relay
+// notified. applied reports whether it did: an UPDATE guarded by the
+// version it read returns no row once another change got there first.
+//
+// e is encoded with the CloudEvents source. The row keeps the W3C
 // traceparent of the span in ctx (the request's), so that the relay's
 // publish and the consumers continue that request's trace.
 //
-// The relay publishes in outbox id order, so callers must serialise the
-// changes of one order (a row lock) before calling Enqueue: that is what
-// makes id order match commit order for the events of one order.
-func Enqueue(ctx context.Context, tx pgx.Tx, e events.Event, source string) error {
+// The relay publishes in outbox id order. The outbox row is formed from
+// change's output, so its id is taken after change has locked the order's
+// row, which a concurrent change of the same order must wait for: the
+// events of one order get ids in commit order. db is a pool, or the
+// caller's transaction when the change needs more than one statement.
+func Enqueue(ctx context.Context, db Querier, change string, args []any, e events.Event, source string) (applied bool, err error) {
 	key, value, headers, err := events.Encode(e, source)
 	if err != nil {
-		return fmt.Errorf("cannot encode event: %w", err)
+		return false, fmt.Errorf("cannot encode event: %w", err)
 	}
 	hdrs, err := json.Marshal(headers)
 	if err != nil {
-		return fmt.Errorf("cannot encode event headers: %w", err)
+		return false, fmt.Errorf("cannot encode event headers: %w", err)
 	}
 	var traceparent *string // NULL: the change was made outside any trace
 	if tp := tracing.Traceparent(ctx); tp != "" {
 		traceparent = &tp
 	}
-	if _, err := tx.Exec(ctx,
-		`INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent); err != nil {
-		return fmt.Errorf("cannot write outbox row: %w", err)
+	n := len(args)
+	sql := "WITH changed AS (" + change + `),
+		event AS (
+			INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
+			SELECT $` + strconv.Itoa(n+1) + `, $` + strconv.Itoa(n+2) + `, $` + strconv.Itoa(n+3) + `, $` + strconv.Itoa(n+4) +
+		`, $` + strconv.Itoa(n+5) + `, $` + strconv.Itoa(n+6) + `, $` + strconv.Itoa(n+7) + `, $` + strconv.Itoa(n+8) + ` FROM changed
+			RETURNING id),
+		woken AS (SELECT pg_notify('` + channel + `', '') FROM event)
+		SELECT count(*) FROM woken`
+	all := append(args[:n:n], e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent)
+	var rows int
+	if err := db.QueryRow(ctx, sql, all...).Scan(&rows); err != nil {
+		return false, fmt.Errorf("cannot write change and outbox row: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", channel); err != nil {
-		return fmt.Errorf("cannot notify outbox relay: %w", err)
-	}
-	return nil
+	return rows > 0, nil
 }

@@ -454,8 +454,8 @@ func TestIntegrationRelayLateCommitOfLowerID(t *testing.T) {
 	col := f.consume(t)
 	ctx := t.Context()
 
-	// Transaction A: an order and its outbox row, written with Enqueue as
-	// the store writes them, then left open.
+	// Transaction A: an order and its outbox row, the row written with
+	// Enqueue as the store writes it, then left open.
 	txA, err := f.pool.Begin(ctx)
 	if err != nil {
 		t.Fatalf("cannot begin: %v", err)
@@ -469,8 +469,10 @@ func TestIntegrationRelayLateCommitOfLowerID(t *testing.T) {
 		t.Fatalf("cannot insert order A: %v", err)
 	}
 	eventA := events.NewOrderCreated(a, 1, a.UpdatedAt)
-	if err := outbox.Enqueue(ctx, txA, eventA, "/orders-service-test"); err != nil {
-		t.Fatalf("cannot enqueue event A: %v", err)
+	// The order row is written above, so the change Enqueue applies with
+	// the event is a no-op that always applies.
+	if applied, err := outbox.Enqueue(ctx, txA, "SELECT 1", nil, eventA, "/orders-service-test"); err != nil || !applied {
+		t.Fatalf("cannot enqueue event A: applied %v, %v", applied, err)
 	}
 	var outboxA int64
 	if err := txA.QueryRow(ctx, "SELECT id FROM outbox WHERE event_id = $1", eventA.ID).Scan(&outboxA); err != nil {

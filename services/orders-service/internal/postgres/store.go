@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,10 +27,27 @@ type StoreOptions struct {
 	Source string
 }
 
-// OrderStore is the PostgreSQL orders.Store.
+// idBlock is how many order ids the store takes from the orders' sequence
+// at a time, as Hibernate's pooled sequence generators do (allocationSize
+// 50): one round trip per block rather than one per order, which is what
+// lets an order and its event be written in one statement (the event
+// carries the id). Ids stay unique and increasing within a replica; a
+// replica that stops leaves the rest of its block unused, a gap in the ids
+// like the one a rolled-back insert leaves.
+const idBlock = 50
+
+// OrderStore is the PostgreSQL orders.Store. Its writes are one statement
+// each (see outbox.Enqueue): a create is one round trip, an update two
+// (read, then a write guarded by the version read).
 type OrderStore struct {
 	pool   *pgxpool.Pool
 	source string
+	now    func() time.Time
+
+	// idMu guards ids, the rest of the current block of order ids in
+	// increasing order.
+	idMu sync.Mutex
+	ids  []int64
 }
 
 var _ orders.Store = (*OrderStore)(nil)
@@ -37,8 +57,48 @@ func NewOrderStore(pool *pgxpool.Pool, opts StoreOptions) *OrderStore {
 	if opts.Source == "" {
 		opts.Source = "/orders-service"
 	}
-	return &OrderStore{pool: pool, source: opts.Source}
+	return &OrderStore{pool: pool, source: opts.Source, now: time.Now}
 }
+
+// nextID returns an unused order id, taking a new block from the sequence
+// when the current one is used up.
+func (s *OrderStore) nextID(ctx context.Context) (int64, error) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	if len(s.ids) == 0 {
+		rows, err := s.pool.Query(ctx, "SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1)", idBlock)
+		if err != nil {
+			return 0, fmt.Errorf("cannot allocate order ids: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return 0, fmt.Errorf("cannot allocate order ids: %w", err)
+		}
+		// Other sessions' nextval calls may interleave with ours: the block
+		// is a set of ids, handed out in increasing order.
+		slices.Sort(ids)
+		s.ids = ids
+	}
+	id := s.ids[0]
+	s.ids = s.ids[1:]
+	return id, nil
+}
+
+// timestamp is the time of a change as the database stores it: UTC, in
+// microseconds, so that the order returned equals the order read back.
+func (s *OrderStore) timestamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// insertOrder writes a new order with an id from nextID; the identity
+// column otherwise refuses ids it did not generate.
+const insertOrder = `INSERT INTO orders (id, customer_name, item, quantity, status, version, created_at, updated_at)
+	OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`
+
+// updateOrder writes a change only if the order is still at the version
+// it was read at ($3); it returns no row when another change came first.
+const updateOrder = `UPDATE orders SET status = $2, version = version + 1, updated_at = $4
+	WHERE id = $1 AND version = $3 RETURNING id`
 
 const orderColumns = "id, customer_name, item, quantity, status, version, created_at, updated_at"
 
@@ -52,48 +112,76 @@ func scanOrder(row pgx.Row) (orders.Order, error) {
 	return o, err
 }
 
-// Create implements orders.Store.
+// Create implements orders.Store. Without an idempotency key it is one
+// statement; with one, a transaction serialises the requests sharing it.
 func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o orders.Order, replayed bool, err error) {
+	// The id is taken before any transaction: a block refill inside one
+	// would need a second connection while holding the first, and callers
+	// waiting on the idempotency lock could hold all the others.
+	o, err = s.newOrder(ctx, req.Order)
+	if err != nil {
+		return orders.Order{}, false, err
+	}
+	if req.IdempotencyKey == "" {
+		return o, false, s.insert(ctx, s.pool, o)
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if req.IdempotencyKey != "" {
-			// Serialises requests that share a key, so two concurrent retries
-			// cannot both miss the key and create two orders. The two-key form
-			// keeps these locks apart from the relay's and goose's bigint locks.
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", idempotencyLockSpace, req.IdempotencyKey); err != nil {
-				return fmt.Errorf("cannot lock idempotency key: %w", err)
-			}
-			var hash string
-			var id int64
-			err := tx.QueryRow(ctx, "SELECT request_hash, order_id FROM idempotency_keys WHERE key = $1", req.IdempotencyKey).Scan(&hash, &id)
-			switch {
-			case err == nil:
-				if hash != req.RequestHash {
-					return orders.ErrIdempotencyKeyReused
-				}
-				replayed = true
-				o, err = scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", id))
-				return err
-			case !errors.Is(err, pgx.ErrNoRows):
-				return fmt.Errorf("cannot look up idempotency key: %w", err)
-			}
+		// Serialises requests that share a key, so two concurrent retries
+		// cannot both miss the key and create two orders. The two-key form
+		// keeps these locks apart from the relay's and goose's bigint locks.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", idempotencyLockSpace, req.IdempotencyKey); err != nil {
+			return fmt.Errorf("cannot lock idempotency key: %w", err)
 		}
-		o, err = scanOrder(tx.QueryRow(ctx,
-			"INSERT INTO orders (customer_name, item, quantity, status) VALUES ($1, $2, $3, $4) RETURNING "+orderColumns,
-			req.Order.CustomerName, req.Order.Item, req.Order.Quantity, orders.StatusPending))
-		if err != nil {
-			return fmt.Errorf("cannot insert order: %w", err)
-		}
-		if req.IdempotencyKey != "" {
-			if _, err := tx.Exec(ctx, "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3)",
-				req.IdempotencyKey, req.RequestHash, o.ID); err != nil {
-				return fmt.Errorf("cannot record idempotency key: %w", err)
+		var hash string
+		var first int64
+		err := tx.QueryRow(ctx, "SELECT request_hash, order_id FROM idempotency_keys WHERE key = $1", req.IdempotencyKey).Scan(&hash, &first)
+		switch {
+		case err == nil:
+			if hash != req.RequestHash {
+				return orders.ErrIdempotencyKeyReused
 			}
+			replayed = true
+			o, err = scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", first))
+			return err
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("cannot look up idempotency key: %w", err)
 		}
-		// In the same transaction: the event exists if and only if the order
-		// change does.
-		return outbox.Enqueue(ctx, tx, events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt), s.source)
+		if err := s.insert(ctx, tx, o); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3)",
+			req.IdempotencyKey, req.RequestHash, o.ID); err != nil {
+			return fmt.Errorf("cannot record idempotency key: %w", err)
+		}
+		return nil
 	})
-	return o, replayed, err
+	if err != nil {
+		return orders.Order{}, false, err
+	}
+	return o, replayed, nil
+}
+
+// newOrder is n as the new PENDING order at version 1 that Create writes.
+func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Order, error) {
+	id, err := s.nextID(ctx)
+	if err != nil {
+		return orders.Order{}, err
+	}
+	now := s.timestamp()
+	return orders.Order{
+		ID: id, CustomerName: n.CustomerName, Item: n.Item, Quantity: n.Quantity,
+		Status: orders.StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}, nil
+}
+
+// insert writes the new order o and its OrderCreatedEvent in one statement.
+func (s *OrderStore) insert(ctx context.Context, db outbox.Querier, o orders.Order) error {
+	if _, err := outbox.Enqueue(ctx, db, insertOrder,
+		[]any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt},
+		events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt), s.source); err != nil {
+		return fmt.Errorf("cannot insert order: %w", err)
+	}
+	return nil
 }
 
 // Get implements orders.Store.
@@ -143,32 +231,39 @@ func (s *OrderStore) List(ctx context.Context, f orders.Filter) ([]orders.Order,
 	return out, rows.Err()
 }
 
-// Update implements orders.Store.
+// Update implements orders.Store, optimistically: it reads the order, lets
+// change decide, and writes the change and its event in one statement that
+// applies only if the order is still at the version read. When another
+// change came first it reads again and asks change again, so change may be
+// called more than once. The write takes the order's row lock before its
+// outbox row takes an id, so the events of one order are numbered in
+// commit order (see outbox.Enqueue).
 func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders.Order) (bool, error)) (orders.Order, error) {
-	var o orders.Order
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// The row lock orders concurrent changes of one order: each sees the
-		// previous one's version, and each writes its outbox row (and takes
-		// its outbox id) after the previous one committed. That is what makes
-		// outbox id order match commit order for the events of one order.
-		cur, err := scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1 FOR UPDATE", id))
+	for {
+		cur, err := s.Get(ctx, id)
 		if err != nil {
-			return err
+			return orders.Order{}, err
 		}
-		o = cur
+		o := cur
 		changed, err := change(&o)
 		if err != nil || !changed {
-			return err
+			return o, err
 		}
-		o, err = scanOrder(tx.QueryRow(ctx,
-			"UPDATE orders SET status = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING "+orderColumns,
-			id, o.Status))
+		o.Version = cur.Version + 1
+		o.UpdatedAt = s.timestamp()
+		applied, err := outbox.Enqueue(ctx, s.pool, updateOrder,
+			[]any{id, o.Status, cur.Version, o.UpdatedAt},
+			events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt), s.source)
 		if err != nil {
-			return fmt.Errorf("cannot update order: %w", err)
+			return orders.Order{}, fmt.Errorf("cannot update order: %w", err)
 		}
-		return outbox.Enqueue(ctx, tx, events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt), s.source)
-	})
-	return o, err
+		if applied {
+			return o, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return orders.Order{}, fmt.Errorf("cannot update order: %w", err)
+		}
+	}
 }
 
 // snapshot is the event contract's view of an order.
