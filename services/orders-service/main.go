@@ -117,9 +117,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	srv.AddReadinessCheck("postgres", pool.Ping)
-	api.Register(srv.Router(), logger, orders.NewService(postgres.NewOrderStore(pool, postgres.StoreOptions{}), orderMetrics))
+	// The store and the relay of this process share a Wakeup: while this
+	// relay is the active one, writes wake it without a NOTIFY each.
+	wakeup := outbox.NewWakeup()
+	store := postgres.NewOrderStore(pool, postgres.StoreOptions{Wakeup: wakeup})
+	api.Register(srv.Router(), logger, orders.NewService(store, orderMetrics))
 
-	relay, err := outbox.NewRelay(cfg.Outbox, pool, publisher, logger)
+	relay, err := outbox.NewRelay(cfg.Outbox, pool, publisher, logger, wakeup)
 	if err != nil {
 		return err
 	}

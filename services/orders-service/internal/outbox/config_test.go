@@ -112,7 +112,7 @@ func TestNewRelayValidatesConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// Validation comes first, so no database or broker is needed.
-			r, err := outbox.NewRelay(tt.cfg, nil, nil, logger)
+			r, err := outbox.NewRelay(tt.cfg, nil, nil, logger, nil)
 			checkNames(t, err, tt.want...)
 			if got, want := r != nil, len(tt.want) == 0; got != want {
 				t.Errorf("got a relay %v, want %v", got, want)

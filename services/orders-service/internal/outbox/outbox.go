@@ -28,6 +28,12 @@ const channel = "outbox"
 // notified. applied reports whether it did: an UPDATE guarded by the
 // version it read returns no row once another change got there first.
 //
+// The relay is woken by a NOTIFY sent when the statement commits, or, when
+// w is the Wakeup of this process's active relay, directly once the
+// statement has returned; then db must commit with the statement (a pool,
+// not a transaction the caller commits later). Pass a nil w inside a
+// transaction.
+//
 // e is encoded with the CloudEvents source. The row keeps the W3C
 // traceparent of the span in ctx (the request's), so that the relay's
 // publish and the consumers continue that request's trace.
@@ -37,7 +43,7 @@ const channel = "outbox"
 // row, which a concurrent change of the same order must wait for: the
 // events of one order get ids in commit order. db is a pool, or the
 // caller's transaction when the change needs more than one statement.
-func Enqueue(ctx context.Context, db Querier, change string, args []any, e events.Event, source string) (applied bool, err error) {
+func Enqueue(ctx context.Context, db Querier, w *Wakeup, change string, args []any, e events.Event, source string) (applied bool, err error) {
 	key, value, headers, err := events.Encode(e, source)
 	if err != nil {
 		return false, fmt.Errorf("cannot encode event: %w", err)
@@ -56,13 +62,21 @@ func Enqueue(ctx context.Context, db Querier, change string, args []any, e event
 			INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
 			SELECT $` + strconv.Itoa(n+1) + `, $` + strconv.Itoa(n+2) + `, $` + strconv.Itoa(n+3) + `, $` + strconv.Itoa(n+4) +
 		`, $` + strconv.Itoa(n+5) + `, $` + strconv.Itoa(n+6) + `, $` + strconv.Itoa(n+7) + `, $` + strconv.Itoa(n+8) + ` FROM changed
-			RETURNING id),
-		woken AS (SELECT pg_notify('` + channel + `', '') FROM event)
+			RETURNING id)`
+	local := w.local()
+	if local {
+		sql += " SELECT count(*) FROM event"
+	} else {
+		sql += `, woken AS (SELECT pg_notify('` + channel + `', '') FROM event)
 		SELECT count(*) FROM woken`
+	}
 	all := append(args[:n:n], e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent)
 	var rows int
 	if err := db.QueryRow(ctx, sql, all...).Scan(&rows); err != nil {
 		return false, fmt.Errorf("cannot write change and outbox row: %w", err)
+	}
+	if rows > 0 && local {
+		w.signal()
 	}
 	return rows > 0, nil
 }

@@ -96,17 +96,23 @@ type Relay struct {
 	pool   *pgxpool.Pool
 	pub    Publisher
 	logger *slog.Logger
+	wakeup *Wakeup
 }
 
 // NewRelay returns a relay reading what Enqueue wrote from pool and
 // publishing it with pub. Zero fields of cfg take their defaults; it fails
-// when cfg cannot work.
-func NewRelay(cfg Config, pool *pgxpool.Pool, pub Publisher, logger *slog.Logger) (*Relay, error) {
+// when cfg cannot work. w, shared with the order store of this process,
+// lets that store's writes wake the relay without NOTIFY while it is the
+// active one; nil means the relay hears only NOTIFY and its polls.
+func NewRelay(cfg Config, pool *pgxpool.Pool, pub Publisher, logger *slog.Logger, w *Wakeup) (*Relay, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Relay{cfg: cfg, pool: pool, pub: pub, logger: logger}, nil
+	if w == nil {
+		w = NewWakeup() // never leading for any writer: nothing skips NOTIFY
+	}
+	return &Relay{cfg: cfg, pool: pool, pub: pub, logger: logger, wakeup: w}, nil
 }
 
 // Run relays until ctx ends. Errors (database or broker away) are logged
@@ -152,6 +158,12 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return true, fmt.Errorf("cannot listen for outbox notifications: %w", err)
 	}
+	// Only now may this process's writes skip NOTIFY: from here on either
+	// the wake-up or the round below sees them. A write that skipped it
+	// just before the session ends is found by the next active relay's
+	// first round, which reads every row left.
+	r.wakeup.leading.Store(true)
+	defer r.wakeup.leading.Store(false)
 	for {
 		n, err := r.publishBatch(ctx, conn)
 		if err != nil {
@@ -160,16 +172,40 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 		if n == r.cfg.BatchSize {
 			continue // more rows are waiting
 		}
-		wctx, cancel := context.WithTimeout(ctx, r.cfg.PollInterval)
-		_, err = conn.WaitForNotification(wctx)
-		cancel()
-		if err != nil && ctx.Err() != nil {
-			return true, ctx.Err()
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err) {
-			return true, fmt.Errorf("cannot wait for outbox notification: %w", err)
+		if err := r.wait(ctx, conn); err != nil {
+			return true, err
 		}
 	}
+}
+
+// wait returns after a NOTIFY, a wake-up from this process's writers or
+// PollInterval, whichever comes first.
+func (r *Relay) wait(ctx context.Context, conn *pgx.Conn) error {
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.PollInterval)
+	defer cancel()
+	woken := make(chan struct{})
+	go func() {
+		defer close(woken)
+		select {
+		case <-r.wakeup.wake:
+			// Cancelling the wait sets a deadline on the connection's
+			// read; pgconn keeps the connection usable after it.
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	_, err := conn.WaitForNotification(wctx)
+	cancel()
+	<-woken // the goroutine ends with the wait: nothing outlives a round
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
+		return nil
+	}
+	return fmt.Errorf("cannot wait for outbox notification: %w", err)
 }
 
 // becomeLeader waits until this connection holds the relay's advisory lock.

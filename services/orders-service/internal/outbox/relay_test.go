@@ -38,6 +38,7 @@ const pollInterval = 100 * time.Millisecond
 // fixture is one test's own database, store and topic.
 type fixture struct {
 	pool    *pgxpool.Pool
+	wakeup  *outbox.Wakeup // shared by store and relays, as in orders-service
 	store   *postgres.OrderStore
 	svc     *orders.Service
 	brokers string
@@ -47,9 +48,11 @@ type fixture struct {
 func newFixture(t *testing.T, brokers string) *fixture {
 	t.Helper()
 	pool := postgrestest.NewPool(t)
-	store := postgres.NewOrderStore(pool, postgres.StoreOptions{Source: "/orders-service-test"})
+	w := outbox.NewWakeup()
+	store := postgres.NewOrderStore(pool, postgres.StoreOptions{Source: "/orders-service-test", Wakeup: w})
 	return &fixture{
 		pool:    pool,
+		wakeup:  w,
 		store:   store,
 		svc:     orders.NewService(store),
 		brokers: brokers,
@@ -128,11 +131,17 @@ func (c *countingPublisher) Publish(ctx context.Context, msgs []kafka.Message) [
 // runs when the test ends, and may be called more than once.
 func (f *fixture) startRelay(t *testing.T, pub outbox.Publisher, lockID int64) (stop func()) {
 	t.Helper()
+	return f.startRelayPolling(t, pub, lockID, pollInterval)
+}
+
+// startRelayPolling is startRelay with the relay's fallback poll interval.
+func (f *fixture) startRelayPolling(t *testing.T, pub outbox.Publisher, lockID int64, poll time.Duration) (stop func()) {
+	t.Helper()
 	r, err := outbox.NewRelay(outbox.Config{
 		Topic:        f.topic,
-		PollInterval: pollInterval,
+		PollInterval: poll,
 		LockID:       lockID,
-	}, f.pool, pub, testLogger(t))
+	}, f.pool, pub, testLogger(t), f.wakeup)
 	if err != nil {
 		t.Fatalf("cannot create relay: %v", err)
 	}
@@ -341,6 +350,78 @@ func (f *fixture) create(t *testing.T, name string) orders.Order {
 	return o
 }
 
+// TestIntegrationRelayWakeUp checks both ways a write wakes the relay well
+// before its poll: in-process, without NOTIFY, when the store shares the
+// active relay's Wakeup; by NOTIFY when it does not (a write in another
+// replica).
+func TestIntegrationRelayWakeUp(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		shared     bool // the writing store shares the relay's Wakeup
+		wantNotify bool
+	}{
+		{"same process: woken directly, no NOTIFY", true, false},
+		{"other process: woken by NOTIFY", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, testinfra.KafkaBrokers(t))
+			p := f.newProducer(t)
+			f.createTopic(t, p)
+			col := f.consume(t)
+			// A poll far beyond the test's deadline: only a wake-up gets
+			// the event out in time.
+			f.startRelayPolling(t, p, 0, time.Hour)
+			store := f.store
+			if !tt.shared {
+				store = postgres.NewOrderStore(f.pool, postgres.StoreOptions{Source: "/orders-service-test"})
+			}
+
+			listener, err := f.pool.Acquire(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer listener.Release()
+			if _, err := listener.Exec(t.Context(), "LISTEN outbox"); err != nil {
+				t.Fatal(err)
+			}
+			// The relay leads (its first round ran) once a first event is
+			// out; the order written after that is the one under test.
+			first := f.create(t, "first")
+			testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+				return len(col.events()) == 1, fmt.Sprintf("%d events, want the first order's", len(col.events()))
+			})
+			drain := func() int {
+				n := 0
+				for {
+					ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+					_, err := listener.Conn().WaitForNotification(ctx)
+					cancel()
+					if err != nil {
+						return n
+					}
+					n++
+				}
+			}
+			drain()
+
+			o, _, err := orders.NewService(store).Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: "second", Item: "Book", Quantity: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+				got := versionsByOrder(col.events())
+				return len(got[o.ID]) == 1, fmt.Sprintf("events of order %d: %v (first order %d)", o.ID, got[o.ID], first.ID)
+			})
+			if got := drain(); (got > 0) != tt.wantNotify {
+				t.Errorf("got %d notifications for the write, want some: %v", got, tt.wantNotify)
+			}
+		})
+	}
+}
+
 // TestIntegrationRelayKeepsCommitOrder commits many changes concurrently,
 // several racing on the same order, and checks that every order's events
 // reach the topic exactly once each and in version order.
@@ -471,7 +552,7 @@ func TestIntegrationRelayLateCommitOfLowerID(t *testing.T) {
 	eventA := events.NewOrderCreated(a, 1, a.UpdatedAt)
 	// The order row is written above, so the change Enqueue applies with
 	// the event is a no-op that always applies.
-	if applied, err := outbox.Enqueue(ctx, txA, "SELECT 1", nil, eventA, "/orders-service-test"); err != nil || !applied {
+	if applied, err := outbox.Enqueue(ctx, txA, nil, "SELECT 1", nil, eventA, "/orders-service-test"); err != nil || !applied {
 		t.Fatalf("cannot enqueue event A: applied %v, %v", applied, err)
 	}
 	var outboxA int64

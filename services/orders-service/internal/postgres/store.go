@@ -25,6 +25,10 @@ const idempotencyLockSpace int32 = 7272
 type StoreOptions struct {
 	// Source is the CloudEvents source of the events this store records.
 	Source string
+	// Wakeup is shared with the outbox relay of this process, whose writes
+	// then wake it directly while it is the active relay (see
+	// outbox.Wakeup); nil: every write notifies.
+	Wakeup *outbox.Wakeup
 }
 
 // idBlock is how many order ids the store takes from the orders' sequence
@@ -42,6 +46,7 @@ const idBlock = 50
 type OrderStore struct {
 	pool   *pgxpool.Pool
 	source string
+	wakeup *outbox.Wakeup
 	now    func() time.Time
 
 	// idMu guards ids, the rest of the current block of order ids in
@@ -57,7 +62,7 @@ func NewOrderStore(pool *pgxpool.Pool, opts StoreOptions) *OrderStore {
 	if opts.Source == "" {
 		opts.Source = "/orders-service"
 	}
-	return &OrderStore{pool: pool, source: opts.Source, now: time.Now}
+	return &OrderStore{pool: pool, source: opts.Source, wakeup: opts.Wakeup, now: time.Now}
 }
 
 // nextID returns an unused order id, taking a new block from the sequence
@@ -123,7 +128,7 @@ func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o or
 		return orders.Order{}, false, err
 	}
 	if req.IdempotencyKey == "" {
-		return o, false, s.insert(ctx, s.pool, o)
+		return o, false, s.insert(ctx, s.pool, s.wakeup, o)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Serialises requests that share a key, so two concurrent retries
@@ -146,7 +151,9 @@ func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o or
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("cannot look up idempotency key: %w", err)
 		}
-		if err := s.insert(ctx, tx, o); err != nil {
+		// No wake-up inside the transaction: the row is visible only once
+		// it commits, so the relay is told by NOTIFY, at commit.
+		if err := s.insert(ctx, tx, nil, o); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3)",
@@ -175,8 +182,8 @@ func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Or
 }
 
 // insert writes the new order o and its OrderCreatedEvent in one statement.
-func (s *OrderStore) insert(ctx context.Context, db outbox.Querier, o orders.Order) error {
-	if _, err := outbox.Enqueue(ctx, db, insertOrder,
+func (s *OrderStore) insert(ctx context.Context, db outbox.Querier, w *outbox.Wakeup, o orders.Order) error {
+	if _, err := outbox.Enqueue(ctx, db, w, insertOrder,
 		[]any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt},
 		events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt), s.source); err != nil {
 		return fmt.Errorf("cannot insert order: %w", err)
@@ -251,7 +258,7 @@ func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders
 		}
 		o.Version = cur.Version + 1
 		o.UpdatedAt = s.timestamp()
-		applied, err := outbox.Enqueue(ctx, s.pool, updateOrder,
+		applied, err := outbox.Enqueue(ctx, s.pool, s.wakeup, updateOrder,
 			[]any{id, o.Status, cur.Version, o.UpdatedAt},
 			events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt), s.source)
 		if err != nil {
