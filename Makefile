@@ -10,6 +10,8 @@ DEVENV := hack/devenv.sh
 # Loads the local infrastructure's connection settings into a recipe's shell.
 WITH_ENV := eval "$$($(DEVENV) env)" &&
 FUZZTIME ?= 10s
+# The load harness's Go programs: a module outside go.work (built with GOWORK=off).
+LOADTEST := hack/loadtest
 
 .PHONY: help
 help: ## List the targets
@@ -32,9 +34,10 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: ## Run every check, one after another, stopping at the first failure: test-go, fuzz, verify, cluster-test
+test: ## Run every check, one after another, stopping at the first failure: test-go, fuzz, loadtest-smoke, verify, cluster-test
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory loadtest-smoke
 	@$(MAKE) --no-print-directory verify
 	@$(MAKE) --no-print-directory cluster-test
 
@@ -45,6 +48,19 @@ test-go: up ## Run every Go test of every module (go test -race) against the rea
 .PHONY: fuzz
 fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)
 	@cd services/orders-service && go test -run '^$$' -fuzz '^FuzzDecodeCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/api/
+
+.PHONY: loadtest
+loadtest: ## Load-test the platform (wrk, the freshness probe, pgbench and redis-benchmark for ratios); DURATION=30s CONNECTIONS="16 64", URL= for running services; see docs/performance.md
+	@hack/loadtest.sh
+
+.PHONY: loadtest-smoke
+loadtest-smoke: ## The load harness's unit tests and a 10-second run of every scenario at low load, checking correctness only (no performance figure)
+	@cd $(LOADTEST) && GOWORK=off go test -count=1 ./...
+	@SMOKE=1 hack/loadtest.sh
+
+.PHONY: profile
+profile: ## CPU, mutex and block profiles of orders-service under the create load into .devenv/profiles/ (DURATION=30s CONNECTIONS=16)
+	@hack/profile.sh
 
 .PHONY: verify
 verify: ## Check the deployment files, then the monitoring, offline: verify-deploy, verify-monitoring
@@ -76,9 +92,10 @@ undeploy: ## Remove what make deploy installed (keeps volumes and CRDs)
 	@hack/deploy.sh down
 
 .PHONY: lint
-lint: ## go vet and gofmt over every module
+lint: ## go vet and gofmt over every module, the load harness (hack/loadtest) included
 	@for m in $(MODULES); do (cd $$m && go vet ./...); done
-	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@cd $(LOADTEST) && GOWORK=off go vet ./...
+	@out=$$(gofmt -l $(MODULES) $(LOADTEST)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 .PHONY: bench
 bench: up ## Run the benchmarks

@@ -1,0 +1,152 @@
+# shellcheck shell=bash
+# lib.sh: what hack/loadtest.sh and hack/profile.sh share: wrk and the
+# harness's programs, scratch databases, and services started in the
+# background and stopped again. Sourced from the repository root; every name
+# starts with lt_. The caller sets LT_RUN_DIR (logs and results) first.
+
+LT_DIR=hack/loadtest
+LT_PIDS=()  # services this script started, stopped by lt_stop_services
+LT_NAMES=()
+
+# The services the harness starts publish and consume a topic of their own,
+# so that a `make run` beside them neither receives nor steals their events.
+LT_TOPIC=loadtest.order-events
+
+lt_log() { printf '[loadtest %3ds] %s\n' "$SECONDS" "$*" >&2; }
+lt_die() { printf '[loadtest] error: %s\n' "$*" >&2; exit 1; }
+
+# lt_need_wrk installs Debian's wrk when it is missing, as hack/devenv.sh
+# installs the servers: with apt-get, as root.
+lt_need_wrk() {
+  command -v wrk >/dev/null 2>&1 && return
+  command -v apt-get >/dev/null 2>&1 || lt_die "wrk is missing and there is no apt-get to install it with"
+  [ "$(id -u)" = 0 ] || lt_die "wrk is missing: sudo apt-get install -y wrk"
+  lt_log "installing wrk from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } ||
+    lt_die "cannot install wrk"
+}
+
+# lt_build_tools DIR builds the harness's Go programs (seed, freshness,
+# report) into DIR; their module is outside go.work.
+lt_build_tools() {
+  (cd "$LT_DIR" && GOWORK=off go build -o "$1/" ./seed ./freshness ./report) || lt_die "cannot build $LT_DIR"
+}
+
+# lt_build_services DIR SERVICE... builds the services as make build does.
+lt_build_services() {
+  local dir=$1; shift
+  OUT_DIR=$dir hack/build.sh "$@" >"$LT_RUN_DIR/build.log" 2>&1 || { cat "$LT_RUN_DIR/build.log" >&2; lt_die "cannot build $*"; }
+}
+
+# lt_db_url NAME is DATABASE_URL (hack/devenv.sh env) pointing at database NAME.
+lt_db_url() { echo "${DATABASE_URL%/*}/$1?${DATABASE_URL#*\?}"; }
+
+# lt_fresh_db NAME drops database NAME if it exists and creates it empty.
+lt_fresh_db() {
+  PGOPTIONS='-c client_min_messages=warning' psql "$DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" \
+    >/dev/null || lt_die "cannot create database $1"
+}
+
+lt_drop_db() { psql "$DATABASE_URL" -qX -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null 2>&1 || true; }
+
+# lt_seconds DURATION: pgbench and pprof want whole seconds (30s, 2m or 45).
+lt_seconds() {
+  case $1 in
+    *m) echo $((${1%m} * 60)) ;;
+    *s) echo "${1%s}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# lt_cpu_busy prints how busy the CPUs were over the next second, in %
+# (from /proc/stat: everything but idle and iowait).
+lt_cpu_busy() {
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat 2>/dev/null) || { echo '?'; return; }
+  sleep 1
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
+    printf "%.0f", (t > 0 ? 100 * (t - (y[2] - x[2])) / t : 0) }'
+}
+
+# lt_keep_newest DIR N removes all but the newest N run directories under
+# DIR (their names are times, so they sort by age).
+lt_keep_newest() {
+  find "$1" -mindepth 1 -maxdepth 1 -type d -print 2>/dev/null | sort | head -n "-$2" | xargs -r rm -rf
+}
+
+lt_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# lt_start NAME BIN_DIR [VAR=value...] starts service NAME in the background
+# with the settings given (on top of the environment), logging to
+# LT_RUN_DIR/NAME.log.
+lt_start() {
+  local name=$1 bin=$2; shift 2
+  env "$@" "$bin/$name" >"$LT_RUN_DIR/$name.log" 2>&1 &
+  LT_PIDS+=($!)
+  LT_NAMES+=("$name")
+}
+
+# lt_start_orders BIN_DIR DB PORT [VAR=value...] starts orders-service on
+# PORT over a new empty database DB (migrated at start) and waits until it is
+# ready; LT_ENV is then the settings every service of the run shares.
+lt_start_orders() {
+  local bin=$1 db=$2 port=$3; shift 3
+  lt_fresh_db "$db"
+  LT_ENV=(LOG_LEVEL=warn LOG_FORMAT=text "DATABASE_URL=$(lt_db_url "$db")" "KAFKA_TOPIC=$LT_TOPIC")
+  lt_start orders-service "$bin" "${LT_ENV[@]}" "HTTP_PORT=$port" "$@"
+  lt_wait_ready orders-service "http://127.0.0.1:$port" 60
+}
+
+# lt_wait_ready NAME URL SECONDS [HINT] waits for URL/readyz to answer 200;
+# it fails at once, with the log's tail, if the service exited, and after
+# SECONDS with HINT.
+lt_wait_ready() {
+  local name=$1 url=$2 deadline=$((SECONDS + $3)) hint=${4:-} i pid=""
+  for i in "${!LT_NAMES[@]}"; do [ "${LT_NAMES[$i]}" = "$name" ] && pid=${LT_PIDS[$i]}; done
+  until curl -fsS --max-time 2 -o /dev/null "$url/readyz" 2>/dev/null; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$LT_RUN_DIR/$name.log" >&2
+      lt_die "$name exited during start (log: $LT_RUN_DIR/$name.log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      [ -n "$pid" ] && tail -n 20 "$LT_RUN_DIR/$name.log" >&2
+      lt_die "$name at $url did not answer GET /readyz within $3s${hint:+: $hint}"
+    fi
+    sleep 0.2
+  done
+}
+
+# lt_check_alive fails, with the log's tail, if a service lt_start started
+# has exited.
+lt_check_alive() {
+  local i
+  for i in "${!LT_PIDS[@]}"; do
+    kill -0 "${LT_PIDS[$i]}" 2>/dev/null && continue
+    tail -n 20 "$LT_RUN_DIR/${LT_NAMES[$i]}.log" >&2
+    lt_die "${LT_NAMES[$i]} has exited (log: $LT_RUN_DIR/${LT_NAMES[$i]}.log)"
+  done
+}
+
+# lt_stop_services stops what lt_start started: TERM, then KILL after 15s.
+lt_stop_services() {
+  local pid deadline=$((SECONDS + 15))
+  for pid in "${LT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${LT_PIDS[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  LT_PIDS=() LT_NAMES=()
+}
+
+# lt_wrk SCENARIO CONNS DURATION URL OUT [key=value...] runs the scenario's
+# script (LT_DIR/wrk/SCENARIO.lua) with wrk, its output into OUT; the
+# key=value pairs go to the script.
+lt_wrk() {
+  local scenario=$1 conns=$2 duration=$3 url=$4 out=$5; shift 5
+  local threads=$((conns < 2 ? 1 : 2)) # two cores: more threads only compete with the services
+  LUA_PATH="$LT_DIR/wrk/?.lua;;" wrk -t "$threads" -c "$conns" -d "$duration" --timeout "${WRK_TIMEOUT:-5s}" \
+    -s "$LT_DIR/wrk/$scenario.lua" "$url" -- scenario="$scenario" conns="$conns" threads="$threads" "$@" >"$out" 2>&1
+}

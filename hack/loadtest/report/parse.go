@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/order-tracking/platform/hack/loadtest/internal/results"
+)
+
+// httpRun is one wrk run of a scenario (the record of wrk/loadtest.lua).
+type httpRun struct {
+	scenario      string
+	conns         int
+	rps           float64
+	p50, p99, max float64 // milliseconds
+	requests      int64
+	unexpected    int64  // answers with another status than the scenario expects
+	codes         string // those answers by status, "409:3,500:1", or "-"
+	socketErrors  int64  // connect, read, write errors and timeouts
+	exhausted     int64  // update threads that ran out of orders
+}
+
+func parseHTTPRun(r results.Record) (httpRun, error) {
+	run := httpRun{scenario: r.Fields["scenario"], codes: r.Fields["codes"]}
+	var errs []error
+	num := func(key string) float64 {
+		v, err := r.Float(key)
+		errs = append(errs, err)
+		return v
+	}
+	count := func(keys ...string) int64 {
+		var n int64
+		for _, k := range keys {
+			v, err := r.Int(k)
+			errs = append(errs, err)
+			n += v
+		}
+		return n
+	}
+	run.conns = int(count("conns"))
+	run.rps, run.p50, run.p99, run.max = num("rps"), num("p50_ms"), num("p99_ms"), num("max_ms")
+	run.requests, run.unexpected, run.exhausted = count("requests"), count("unexpected"), count("exhausted")
+	run.socketErrors = count("connect_errors", "read_errors", "write_errors", "timeouts")
+	if run.scenario == "" {
+		errs = append(errs, errors.New("wrk record has no scenario"))
+	}
+	return run, errors.Join(errs...)
+}
+
+// pgbenchRun is what pgbench printed for one script and client count.
+type pgbenchRun struct {
+	tps       float64
+	latencyMS float64
+	failed    int64
+}
+
+var (
+	pgbenchTPS     = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
+	pgbenchLatency = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
+	pgbenchFailed  = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`)
+)
+
+// parsePgbench reads pgbench's summary (PostgreSQL 15 and later). A run
+// that aborted has no tps line and is an error.
+func parsePgbench(out string) (pgbenchRun, error) {
+	if strings.Contains(out, "Run was aborted") {
+		return pgbenchRun{}, errors.New("pgbench run was aborted")
+	}
+	m := pgbenchTPS.FindStringSubmatch(out)
+	if m == nil {
+		return pgbenchRun{}, errors.New("no tps line in pgbench's output")
+	}
+	var run pgbenchRun
+	run.tps, _ = strconv.ParseFloat(m[1], 64)
+	if m := pgbenchLatency.FindStringSubmatch(out); m != nil {
+		run.latencyMS, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := pgbenchFailed.FindStringSubmatch(out); m != nil {
+		run.failed, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return run, nil
+}
+
+// redisRun is redis-benchmark's figure for GET.
+type redisRun struct {
+	rps, p50, p99 float64
+}
+
+// parseRedisCSV reads `redis-benchmark -t get --csv`: a header line, then
+// one line per test, quoted.
+func parseRedisCSV(out string) (redisRun, error) {
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		return redisRun{}, fmt.Errorf("cannot read redis-benchmark's CSV: %w", err)
+	}
+	if len(rows) < 2 {
+		return redisRun{}, errors.New("redis-benchmark's CSV has no result line")
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, row := range rows[1:] {
+		if len(row) != len(rows[0]) || row[col["test"]] != "GET" {
+			continue
+		}
+		get := func(name string) (float64, error) {
+			i, ok := col[name]
+			if !ok {
+				return 0, fmt.Errorf("redis-benchmark's CSV has no column %q", name)
+			}
+			return strconv.ParseFloat(row[i], 64)
+		}
+		rps, err1 := get("rps")
+		p50, err2 := get("p50_latency_ms")
+		p99, err3 := get("p99_latency_ms")
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return redisRun{}, err
+		}
+		return redisRun{rps: rps, p50: p50, p99: p99}, nil
+	}
+	return redisRun{}, errors.New("redis-benchmark's CSV has no GET line")
+}
+
+// freshnessRun is one rate of the freshness probe.
+type freshnessRun struct {
+	rate                               int
+	scheduled, sent, ok, errs, dropped int64
+	achieved                           float64
+	streams, streamBreaks, polls       int64
+	withinMS                           int64
+	rows                               []freshnessRow
+}
+
+// freshnessRow is one kind of change seen one way at one rate.
+type freshnessRow struct {
+	kind, via      string
+	changes, never int64
+	p50, p99, max  float64 // milliseconds
+}
+
+func parseFreshnessRun(r results.Record) (freshnessRun, error) {
+	var errs []error
+	count := func(key string) int64 {
+		v, err := r.Int(key)
+		errs = append(errs, err)
+		return v
+	}
+	run := freshnessRun{
+		rate: int(count("rate")), scheduled: count("scheduled"), sent: count("sent"), ok: count("ok"),
+		errs: count("errors"), dropped: count("dropped"), streams: count("streams"), streamBreaks: count("stream_breaks"),
+		polls: count("polls"), withinMS: count("within_ms"),
+	}
+	var err error
+	run.achieved, err = r.Float("achieved")
+	return run, errors.Join(append(errs, err)...)
+}
+
+func parseFreshnessRow(r results.Record) (rate int, row freshnessRow, err error) {
+	var errs []error
+	count := func(key string) int64 {
+		v, err := r.Int(key)
+		errs = append(errs, err)
+		return v
+	}
+	num := func(key string) float64 {
+		v, err := r.Float(key)
+		errs = append(errs, err)
+		return v
+	}
+	rate = int(count("rate"))
+	row = freshnessRow{
+		kind: r.Fields["kind"], via: r.Fields["via"], changes: count("changes"), never: count("never_seen"),
+		p50: num("p50_ms"), p99: num("p99_ms"), max: num("max_ms"),
+	}
+	return rate, row, errors.Join(errs...)
+}
+
+// rss is one service's memory at the end of the run.
+type rss struct {
+	service      string
+	hwmKB, rssKB int64
+}
+
+func parseRSS(r results.Record) (rss, error) {
+	hwm, err1 := r.Int("hwm_kb")
+	cur, err2 := r.Int("rss_kb")
+	return rss{service: r.Fields["service"], hwmKB: hwm, rssKB: cur}, errors.Join(err1, err2)
+}
+
+// records returns the @loadtest records in out, in order.
+func records(out string) []results.Record {
+	var rs []results.Record
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if r, ok := results.Parse(sc.Text()); ok {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
