@@ -72,8 +72,10 @@ lt_cpu_busy() {
 
 # lt_keep_newest DIR N removes all but the newest N run directories under
 # DIR (their names are times, so they sort by age).
+# A DIR that does not exist yet (a fresh clone) has nothing to remove.
 lt_keep_newest() {
-  find "$1" -mindepth 1 -maxdepth 1 -type d -print 2>/dev/null | sort | head -n "-$2" | xargs -r rm -rf
+  [ -d "$1" ] || return 0
+  find "$1" -mindepth 1 -maxdepth 1 -type d -print | sort | head -n "-$2" | xargs -r rm -rf
 }
 
 lt_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
