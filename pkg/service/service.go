@@ -72,8 +72,8 @@ func Run[T any](ctx context.Context, args []string, stderr io.Writer, spec Spec[
 		return ExitUsage
 	}
 	logger := logging.New(spec.Log(cfg), stderr).With("service", spec.Name)
-	// Code without a logger of its own (handlers' unexpected errors) logs
-	// through the default one: give it the service's.
+	// Code without a logger of its own (OpenTelemetry's error handler, the
+	// Redis client's) logs through the default one: give it the service's.
 	slog.SetDefault(logger)
 
 	work, what := spec.Serve, "serve"

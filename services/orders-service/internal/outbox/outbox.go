@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/tracing"
@@ -57,19 +58,8 @@ func Enqueue(ctx context.Context, db Querier, w *Wakeup, change string, args []a
 		traceparent = &tp
 	}
 	n := len(args)
-	sql := "WITH changed AS (" + change + `),
-		event AS (
-			INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
-			SELECT $` + strconv.Itoa(n+1) + `, $` + strconv.Itoa(n+2) + `, $` + strconv.Itoa(n+3) + `, $` + strconv.Itoa(n+4) +
-		`, $` + strconv.Itoa(n+5) + `, $` + strconv.Itoa(n+6) + `, $` + strconv.Itoa(n+7) + `, $` + strconv.Itoa(n+8) + ` FROM changed
-			RETURNING id)`
 	local := w.local()
-	if local {
-		sql += " SELECT count(*) FROM event"
-	} else {
-		sql += `, woken AS (SELECT pg_notify('` + channel + `', '') FROM event)
-		SELECT count(*) FROM woken`
-	}
+	sql := statement(change, n, local)
 	all := append(args[:n:n], e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent)
 	var rows int
 	if err := db.QueryRow(ctx, sql, all...).Scan(&rows); err != nil {
@@ -79,4 +69,42 @@ func Enqueue(ctx context.Context, db Querier, w *Wakeup, change string, args []a
 		w.signal()
 	}
 	return rows > 0, nil
+}
+
+// statementKey names one of Enqueue's statements: the caller's change, how
+// many parameters it takes, and whether the statement notifies.
+type statementKey struct {
+	change string
+	params int
+	local  bool
+}
+
+// statements holds Enqueue's statements, built once each: the callers'
+// changes are constants, so there are a handful, and a write on the hot
+// path then costs no string building.
+var statements sync.Map // statementKey -> string
+
+// statement is the SQL of Enqueue for change with its params parameters:
+// change, then the outbox row from its output (parameters params+1 to
+// params+8), then, unless local, the NOTIFY; it answers how many rows the
+// change produced.
+func statement(change string, params int, local bool) string {
+	key := statementKey{change, params, local}
+	if sql, ok := statements.Load(key); ok {
+		return sql.(string)
+	}
+	p := func(i int) string { return "$" + strconv.Itoa(params+i) }
+	sql := "WITH changed AS (" + change + `),
+		event AS (
+			INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
+			SELECT ` + p(1) + `, ` + p(2) + `, ` + p(3) + `, ` + p(4) + `, ` + p(5) + `, ` + p(6) + `, ` + p(7) + `, ` + p(8) + ` FROM changed
+			RETURNING id)`
+	if local {
+		sql += " SELECT count(*) FROM event"
+	} else {
+		sql += `, woken AS (SELECT pg_notify('` + channel + `', '') FROM event)
+		SELECT count(*) FROM woken`
+	}
+	statements.Store(key, sql)
+	return sql
 }

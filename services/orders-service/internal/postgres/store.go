@@ -47,7 +47,6 @@ type OrderStore struct {
 	pool   *pgxpool.Pool
 	source string
 	wakeup *outbox.Wakeup
-	now    func() time.Time
 
 	// idMu guards ids, the rest of the current block of order ids in
 	// increasing order.
@@ -62,7 +61,7 @@ func NewOrderStore(pool *pgxpool.Pool, opts StoreOptions) *OrderStore {
 	if opts.Source == "" {
 		opts.Source = "/orders-service"
 	}
-	return &OrderStore{pool: pool, source: opts.Source, wakeup: opts.Wakeup, now: time.Now}
+	return &OrderStore{pool: pool, source: opts.Source, wakeup: opts.Wakeup}
 }
 
 // nextID returns an unused order id, taking a new block from the sequence
@@ -91,8 +90,8 @@ func (s *OrderStore) nextID(ctx context.Context) (int64, error) {
 
 // timestamp is the time of a change as the database stores it: UTC, in
 // microseconds, so that the order returned equals the order read back.
-func (s *OrderStore) timestamp() time.Time {
-	return s.now().UTC().Truncate(time.Microsecond)
+func timestamp() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
 // insertOrder writes a new order with an id from nextID; the identity
@@ -174,7 +173,7 @@ func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Or
 	if err != nil {
 		return orders.Order{}, err
 	}
-	now := s.timestamp()
+	now := timestamp()
 	return orders.Order{
 		ID: id, CustomerName: n.CustomerName, Item: n.Item, Quantity: n.Quantity,
 		Status: orders.StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
@@ -257,7 +256,7 @@ func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders
 			return o, err
 		}
 		o.Version = cur.Version + 1
-		o.UpdatedAt = s.timestamp()
+		o.UpdatedAt = timestamp()
 		applied, err := outbox.Enqueue(ctx, s.pool, s.wakeup, updateOrder,
 			[]any{id, o.Status, cur.Version, o.UpdatedAt},
 			events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt), s.source)
