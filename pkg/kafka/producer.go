@@ -63,6 +63,12 @@ func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
 		// Delivery reports are read from each Publish call's own channel.
 		"go.delivery.reports":    true,
 		"go.logs.channel.enable": false,
+		// The Go client allocates both channels whole at their default of a
+		// million entries (23 MB of heap, which also doubles the heap the
+		// GC lets grow): Events only carries errors here, and
+		// ProduceChannel is not used.
+		"go.events.channel.size":  1000,
+		"go.produce.channel.size": 0,
 	}
 	if cfg.ClientID != "" {
 		cm["client.id"] = cfg.ClientID
@@ -101,17 +107,28 @@ func (p *Producer) watch() {
 }
 
 // Publish sends msgs in order and waits until the broker has acknowledged or
-// refused each of them. It returns one error per message (nil means stored by
-// the broker); messages of one partition are acknowledged in the order given.
+// refused each of them: Send, then its wait. It returns one error per
+// message (nil means stored by the broker).
+func (p *Producer) Publish(ctx context.Context, msgs []Message) []error {
+	return p.Send(ctx, msgs)()
+}
+
+// Send hands msgs to the producer in order and returns without waiting for
+// the broker; the function it returns waits until the broker has
+// acknowledged or refused each of them and returns one error per message
+// (nil means stored by the broker). Messages of one partition are
+// acknowledged in the order given, and in the order of Send calls, so a
+// caller may Send the next batch while an earlier one is unacknowledged.
 // When ctx ends first, the messages still unconfirmed get ctx's error: they
-// may yet be delivered, so callers must treat them as "maybe sent".
+// may yet be delivered, so callers must treat them as "maybe sent". Call
+// the wait function exactly once.
 //
 // Each message gets a producer span, "publish <topic>", ended by the
 // broker's answer, and its context in the traceparent header. A message
 // that already carries a traceparent (an outbox row's) continues that trace,
 // with a link to the span in ctx; any other is a child of the span in ctx.
 // msgs' own Headers are left unchanged.
-func (p *Producer) Publish(ctx context.Context, msgs []Message) []error {
+func (p *Producer) Send(ctx context.Context, msgs []Message) (wait func() []error) {
 	errs := make([]error, len(msgs))
 	reports := make(chan ckafka.Event, len(msgs))
 	// spans[i] is message i's producer span until it is ended.
@@ -141,6 +158,11 @@ func (p *Producer) Publish(ctx context.Context, msgs []Message) []error {
 		}
 		pending++
 	}
+	return func() []error { return awaitReports(ctx, errs, spans, reports, pending) }
+}
+
+// awaitReports collects the pending delivery reports of one Send.
+func awaitReports(ctx context.Context, errs []error, spans []trace.Span, reports chan ckafka.Event, pending int) []error {
 	for ; pending > 0; pending-- {
 		select {
 		case ev := <-reports:

@@ -121,23 +121,27 @@ func NewMeteredPublisher(pub Publisher, reg prometheus.Registerer) (*MeteredPubl
 	return p, nil
 }
 
-// Publish implements Publisher.
-func (p *MeteredPublisher) Publish(ctx context.Context, msgs []kafka.Message) []error {
+// Send implements Publisher. A batch's duration runs from its Send to the
+// broker's last answer.
+func (p *MeteredPublisher) Send(ctx context.Context, msgs []kafka.Message) func() []error {
 	start := time.Now()
-	errs := p.pub.Publish(ctx, msgs)
-	// A batch cut short by shutdown is neither slow nor failed: counting it
-	// would raise the error alerts on every rollout.
-	stopped := ctx.Err() != nil
-	if !stopped {
-		p.duration.Observe(time.Since(start).Seconds())
-	}
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			p.published.Inc()
-		case !stopped:
-			p.failed.Inc()
+	wait := p.pub.Send(ctx, msgs)
+	return func() []error {
+		errs := wait()
+		// A batch cut short by shutdown is neither slow nor failed: counting
+		// it would raise the error alerts on every rollout.
+		stopped := ctx.Err() != nil
+		if !stopped {
+			p.duration.Observe(time.Since(start).Seconds())
 		}
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				p.published.Inc()
+			case !stopped:
+				p.failed.Inc()
+			}
+		}
+		return errs
 	}
-	return errs
 }

@@ -80,11 +80,11 @@ func TestBacklogCollectorDatabaseDown(t *testing.T) {
 	}
 }
 
-// scriptedPublisher answers each Publish with errs.
+// scriptedPublisher answers each Send with errs.
 type scriptedPublisher struct{ errs []error }
 
-func (p scriptedPublisher) Publish(_ context.Context, msgs []kafka.Message) []error {
-	return p.errs[:len(msgs)]
+func (p scriptedPublisher) Send(_ context.Context, msgs []kafka.Message) func() []error {
+	return func() []error { return p.errs[:len(msgs)] }
 }
 
 func TestMeteredPublisher(t *testing.T) {
@@ -109,7 +109,7 @@ func TestMeteredPublisher(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := pub.Publish(tt.ctx, make([]kafka.Message, len(tt.errs)))
+			got := pub.Send(tt.ctx, make([]kafka.Message, len(tt.errs)))()
 			for i := range got {
 				if got[i] != tt.errs[i] {
 					t.Errorf("message %d: got error %v, want %v passed through", i, got[i], tt.errs[i])

@@ -30,8 +30,13 @@ const instrumentationName = "github.com/order-tracking/platform/services/orders-
 type Config struct {
 	// Topic receives every event.
 	Topic string `env:"KAFKA_TOPIC"`
-	// BatchSize is how many rows one round publishes.
+	// BatchSize is how many rows one read takes and one publish sends.
 	BatchSize int `env:"OUTBOX_BATCH_SIZE"`
+	// InFlight is how many batches may wait for Kafka's acknowledgements
+	// at once: the relay reads and sends the next batch while earlier ones
+	// are still unacknowledged, so its rate is not one batch per
+	// acknowledgement round trip.
+	InFlight int `env:"OUTBOX_IN_FLIGHT"`
 	// PollInterval is the fallback when a notification is missed (for
 	// example while the relay's connection was being re-established), and
 	// how often a standby replica tries to become the active relay.
@@ -41,7 +46,8 @@ type Config struct {
 }
 
 // SetDefaults fills the fields left at zero: events.Topic (the consumers'
-// default too), 200 rows a batch, a 1s poll, lock 727274. config.Load calls
+// default too), 200 rows a batch, 4 batches in flight, a 1s poll, lock
+// 727274. config.Load calls
 // it before reading the environment, and NewRelay calls it too, so a Config
 // literal needs only what differs. Only zero is filled: a negative value is
 // a mistake for Validate to report, not a request for the default.
@@ -51,6 +57,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 200
+	}
+	if c.InFlight == 0 {
+		c.InFlight = 4
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = time.Second
@@ -69,6 +78,9 @@ func (c Config) Validate() error {
 	if c.BatchSize <= 0 {
 		errs = append(errs, fmt.Errorf("OUTBOX_BATCH_SIZE must be positive, got %d", c.BatchSize))
 	}
+	if c.InFlight <= 0 {
+		errs = append(errs, fmt.Errorf("OUTBOX_IN_FLIGHT must be positive, got %d", c.InFlight))
+	}
 	if c.PollInterval <= 0 {
 		errs = append(errs, fmt.Errorf("OUTBOX_POLL_INTERVAL must be positive, got %s", c.PollInterval))
 	}
@@ -83,9 +95,12 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Publisher sends messages and reports, per message, whether the broker took it.
+// Publisher sends messages: *kafka.Producer. Send hands msgs to the
+// broker's client in order and returns at once; the returned function
+// waits and reports, per message, whether the broker took it. Messages of
+// one partition must reach the broker in the order of the Send calls.
 type Publisher interface {
-	Publish(ctx context.Context, msgs []kafka.Message) []error
+	Send(ctx context.Context, msgs []kafka.Message) (wait func() []error)
 }
 
 // Relay publishes outbox rows. Run it in every replica: a PostgreSQL
@@ -165,11 +180,11 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 	r.wakeup.leading.Store(true)
 	defer r.wakeup.leading.Store(false)
 	for {
-		n, err := r.publishBatch(ctx, conn)
+		caughtUp, err := r.pass(ctx, conn)
 		if err != nil {
 			return true, err
 		}
-		if n == r.cfg.BatchSize {
+		if !caughtUp {
 			continue // more rows are waiting
 		}
 		if err := r.wait(ctx, conn); err != nil {
@@ -234,39 +249,130 @@ type row struct {
 	traceparent *string
 }
 
-// publishBatch publishes the oldest unpublished rows and deletes those the
-// broker acknowledged. It reads every row still present rather than "rows
-// after the last id seen": a transaction that took a lower id but committed
-// later is therefore never skipped. Rows of one order are committed in id
-// order (the store's row lock), so reading by id keeps each order's events
-// in commit order.
+// pass publishes what the outbox holds, oldest first, and deletes the rows
+// the broker acknowledged. It reads from the start of the table rather
+// than "after the last id seen", so that a transaction that took a lower
+// id but committed later is never skipped. Rows of one order are committed
+// in id order (see Enqueue), so reading by id keeps each order's events in
+// commit order.
+//
+// Within a pass the reads are pipelined: while up to InFlight batches wait
+// for their acknowledgements, the next read takes the rows after the last
+// one in flight, and batches are settled (their acknowledged rows deleted)
+// oldest first. Such a read would put an order's event ahead of an earlier
+// one if that earlier row, with an id below the ones in flight, committed
+// only after they were read: so the same statement counts the rows at or
+// below the last id in flight. More than are in flight means a late row;
+// the batch is not sent and the pass ends once nothing is in flight, for
+// the next one to read from the start. (The later event committed after
+// the earlier one, so a snapshot that sees it sees the earlier one too.)
+// The pass also ends when a read comes back short: caughtUp, the caller
+// waits for a wake-up.
+//
+// Only the acknowledged prefix of the batches, in order, is deleted: at
+// the first message the broker did not take, the pass waits for what is
+// still in flight, deletes none of it and returns the error, and the next
+// session reads that row and every later one again. No order's events are
+// reordered for good, at the cost of duplicates, which the consumers
+// absorb by version.
+func (r *Relay) pass(ctx context.Context, conn *pgx.Conn) (caughtUp bool, err error) {
+	var inFlight []*flight
+	defer func() {
+		// Reached with flights left only on an error: they are waited for,
+		// so that no publish outlives the session, and kept.
+		for _, f := range inFlight {
+			<-f.done
+			f.end(errors.New("abandoned: an earlier batch failed"))
+		}
+	}()
+	var after int64 // the last id in flight
+	var rows int64  // rows in flight
+	late := false   // a row below after committed late: end the pass
+	for {
+		if !caughtUp && !late && len(inFlight) < r.cfg.InFlight {
+			batch, below, err := r.read(ctx, conn, after)
+			if err != nil {
+				return false, err
+			}
+			if below > rows {
+				late = true
+				continue
+			}
+			caughtUp = len(batch) < r.cfg.BatchSize
+			if len(batch) > 0 {
+				inFlight = append(inFlight, r.send(ctx, batch))
+				after = batch[len(batch)-1].id
+				rows += int64(len(batch))
+			}
+			continue
+		}
+		if len(inFlight) == 0 {
+			return caughtUp, nil
+		}
+		f := inFlight[0]
+		inFlight = inFlight[1:]
+		rows -= int64(len(f.ids))
+		if err := r.settle(ctx, conn, f); err != nil {
+			return false, err
+		}
+	}
+}
+
+// read returns the oldest rows whose id is above after, at most BatchSize,
+// and, in the same snapshot, how many rows have an id at or below after.
+func (r *Relay) read(ctx context.Context, conn *pgx.Conn, after int64) (batch []row, below int64, err error) {
+	rows, err := conn.Query(ctx, `SELECT id, message_key, payload, headers, traceparent, (SELECT count(*) FROM outbox WHERE id <= $1)
+		FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, after, r.cfg.BatchSize)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot read outbox: %w", err)
+	}
+	batch, err = pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+		var x row
+		err := rw.Scan(&x.id, &x.key, &x.payload, &x.headers, &x.traceparent, &below)
+		return x, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot read outbox: %w", err)
+	}
+	return batch, below, nil
+}
+
+// flight is one batch on its way to Kafka.
+type flight struct {
+	ids  []int64
+	span trace.Span
+	// errs, one per row, is set before done is closed.
+	errs []error
+	done chan struct{}
+}
+
+// end ends the batch's span; err is the batch's failure, if any.
+func (f *flight) end(err error) {
+	if err != nil {
+		f.span.RecordError(err)
+		f.span.SetStatus(codes.Error, err.Error())
+	}
+	f.span.End()
+}
+
+// send starts publishing batch and returns at once; the flight's done
+// closes when the broker has answered for every row (or the producer's
+// delivery timeout, or ctx, ended the wait).
 //
 // Each row's traceparent goes into its message's headers: the publish span
 // then continues the trace of the request that changed the order. The
 // batch has a span of its own, "outbox relay", linked to those requests.
-func (r *Relay) publishBatch(ctx context.Context, conn *pgx.Conn) (n int, err error) {
-	rows, err := conn.Query(ctx, "SELECT id, message_key, payload, headers, traceparent FROM outbox ORDER BY id LIMIT $1", r.cfg.BatchSize)
-	if err != nil {
-		return 0, fmt.Errorf("cannot read outbox: %w", err)
-	}
-	batch, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
-		var x row
-		err := rw.Scan(&x.id, &x.key, &x.payload, &x.headers, &x.traceparent)
-		return x, err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("cannot read outbox: %w", err)
-	}
-	if len(batch) == 0 {
-		// No span for an empty round: idle polling is not worth a trace.
-		return 0, nil
-	}
+// A row whose headers do not parse is sent without them rather than
+// holding up every later event: it cannot happen with rows Enqueue wrote.
+func (r *Relay) send(ctx context.Context, batch []row) *flight {
 	msgs := make([]kafka.Message, len(batch))
+	ids := make([]int64, len(batch))
 	var links []trace.Link
 	for i, x := range batch {
+		ids[i] = x.id
 		var hs []events.Header
 		if err := json.Unmarshal(x.headers, &hs); err != nil {
-			return 0, fmt.Errorf("outbox row %d has unreadable headers: %w", x.id, err)
+			r.logger.Error("outbox row has unreadable headers, publishing it without them", "id", x.id, "error", err)
 		}
 		msgs[i] = kafka.Message{Topic: r.cfg.Topic, Key: x.key, Value: x.payload, Headers: kafka.EventHeaders(hs, 1)}
 		if x.traceparent == nil {
@@ -280,33 +386,38 @@ func (r *Relay) publishBatch(ctx context.Context, conn *pgx.Conn) (n int, err er
 	ctx, span := otel.Tracer(instrumentationName).Start(ctx, "outbox relay",
 		trace.WithLinks(links...),
 		trace.WithAttributes(semconv.MessagingDestinationName(r.cfg.Topic), semconv.MessagingBatchMessageCount(len(batch))))
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
+	f := &flight{ids: ids, span: span, done: make(chan struct{})}
+	// Sent here, in the relay's goroutine, so that batches reach the
+	// producer in id order; only the wait for the broker runs beside it.
+	wait := r.pub.Send(ctx, msgs)
+	go func() {
+		defer close(f.done)
+		f.errs = wait()
 	}()
-	errs := r.pub.Publish(ctx, msgs)
-	// Delete only the acknowledged prefix: a failed row and everything after
-	// it are published again next round, so no order's events are reordered
-	// (at the cost of a duplicate, which consumers absorb by version).
-	done := make([]int64, 0, len(batch))
+	return f
+}
+
+// settle waits for f's acknowledgements and deletes the acknowledged
+// prefix of its rows; it fails, after deleting that prefix, if any row was
+// not acknowledged.
+func (r *Relay) settle(ctx context.Context, conn *pgx.Conn, f *flight) (err error) {
+	<-f.done
+	defer func() { f.end(err) }()
+	done := f.ids
 	var firstErr error
-	for i, x := range batch {
-		if errs[i] != nil {
-			firstErr = errs[i]
+	for i, e := range f.errs {
+		if e != nil {
+			done, firstErr = f.ids[:i], e
 			break
 		}
-		done = append(done, x.id)
 	}
 	if len(done) > 0 {
 		if _, err := conn.Exec(ctx, "DELETE FROM outbox WHERE id = ANY($1)", done); err != nil {
-			return 0, fmt.Errorf("cannot delete published outbox rows: %w", err)
+			return fmt.Errorf("cannot delete published outbox rows: %w", err)
 		}
 	}
 	if firstErr != nil {
-		return len(done), fmt.Errorf("cannot publish outbox rows: %w", firstErr)
+		return fmt.Errorf("cannot publish outbox rows: %w", firstErr)
 	}
-	return len(batch), nil
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 
@@ -58,6 +59,16 @@ func newFixture(t *testing.T, brokers string) *fixture {
 		brokers: brokers,
 		topic:   testinfra.UniqueName("order-events-test-"),
 	}
+}
+
+// newTopicFixture is the start of most tests here: a fixture on the shared
+// broker, a producer, its topic created, and a collector reading it.
+func newTopicFixture(t *testing.T) (*fixture, *kafka.Producer, *collector) {
+	t.Helper()
+	f := newFixture(t, testinfra.KafkaBrokers(t))
+	p := f.newProducer(t)
+	f.createTopic(t, p)
+	return f, p, f.consume(t)
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -114,16 +125,19 @@ type countingPublisher struct {
 	failed    atomic.Int64
 }
 
-func (c *countingPublisher) Publish(ctx context.Context, msgs []kafka.Message) []error {
-	errs := c.pub.Publish(ctx, msgs)
-	for _, err := range errs {
-		if err == nil {
-			c.published.Add(1)
-		} else {
-			c.failed.Add(1)
+func (c *countingPublisher) Send(ctx context.Context, msgs []kafka.Message) func() []error {
+	wait := c.pub.Send(ctx, msgs)
+	return func() []error {
+		errs := wait()
+		for _, err := range errs {
+			if err == nil {
+				c.published.Add(1)
+			} else {
+				c.failed.Add(1)
+			}
 		}
+		return errs
 	}
-	return errs
 }
 
 // startRelay runs a relay over f's database in a goroutine owned by the
@@ -137,11 +151,18 @@ func (f *fixture) startRelay(t *testing.T, pub outbox.Publisher, lockID int64) (
 // startRelayPolling is startRelay with the relay's fallback poll interval.
 func (f *fixture) startRelayPolling(t *testing.T, pub outbox.Publisher, lockID int64, poll time.Duration) (stop func()) {
 	t.Helper()
-	r, err := outbox.NewRelay(outbox.Config{
-		Topic:        f.topic,
-		PollInterval: poll,
-		LockID:       lockID,
-	}, f.pool, pub, testLogger(t), f.wakeup)
+	return f.startRelayConfig(t, pub, outbox.Config{PollInterval: poll, LockID: lockID})
+}
+
+// startRelayConfig is startRelay with cfg (its topic is f's; a zero poll
+// interval is pollInterval).
+func (f *fixture) startRelayConfig(t *testing.T, pub outbox.Publisher, cfg outbox.Config) (stop func()) {
+	t.Helper()
+	cfg.Topic = f.topic
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = pollInterval
+	}
+	r, err := outbox.NewRelay(cfg, f.pool, pub, testLogger(t), f.wakeup)
 	if err != nil {
 		t.Fatalf("cannot create relay: %v", err)
 	}
@@ -427,11 +448,10 @@ func TestIntegrationRelayWakeUp(t *testing.T) {
 // reach the topic exactly once each and in version order.
 func TestIntegrationRelayKeepsCommitOrder(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, testinfra.KafkaBrokers(t))
-	p := f.newProducer(t)
-	f.createTopic(t, p)
-	col := f.consume(t)
-	f.startRelay(t, p, 0)
+	f, p, col := newTopicFixture(t)
+	// Small batches, several in flight: the 200 events cross the pipeline
+	// in about 30 batches, and every pass ends in the middle of the load.
+	f.startRelayConfig(t, p, outbox.Config{BatchSize: 7, InFlight: 4})
 
 	const workers, ordersPerWorker, othersPerWorker = 20, 2, 6
 	// Every worker walks each order it touches along the whole delivery
@@ -524,41 +544,45 @@ func TestIntegrationRelayKeepsCommitOrder(t *testing.T) {
 	}
 }
 
+// beginCreate creates an order, and its event's outbox row written with
+// Enqueue as the store writes it, in a transaction it leaves open: the row
+// holds its outbox id, invisible, until the test commits tx.
+func (f *fixture) beginCreate(t *testing.T, name string) (tx pgx.Tx, o events.Order, e events.Event, outboxID int64) {
+	t.Helper()
+	ctx := t.Context()
+	tx, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatalf("cannot begin: %v", err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.WithoutCancel(ctx)) }) // no-op once committed
+	if err := tx.QueryRow(ctx,
+		`INSERT INTO orders (customer_name, item, quantity, status) VALUES ($1, 'Book', 1, 'PENDING')
+		 RETURNING id, customer_name, item, quantity, status, created_at, updated_at`, name,
+	).Scan(&o.ID, &o.CustomerName, &o.Item, &o.Quantity, &o.Status, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		t.Fatalf("cannot insert order %s: %v", name, err)
+	}
+	e = events.NewOrderCreated(o, 1, o.UpdatedAt)
+	// The order row is written above, so the change Enqueue applies with
+	// the event is a no-op that always applies.
+	if applied, err := outbox.Enqueue(ctx, tx, nil, "SELECT 1", nil, e, "/orders-service-test"); err != nil || !applied {
+		t.Fatalf("cannot enqueue the event of %s: applied %v, %v", name, applied, err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT id FROM outbox WHERE event_id = $1", e.ID).Scan(&outboxID); err != nil {
+		t.Fatalf("cannot read the outbox row of %s: %v", name, err)
+	}
+	return tx, o, e, outboxID
+}
+
 // TestIntegrationRelayLateCommitOfLowerID is the classic outbox trap: a
 // transaction takes a lower outbox id but commits after a higher one was
 // published. A relay that remembers "last id published" would skip it.
 func TestIntegrationRelayLateCommitOfLowerID(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, testinfra.KafkaBrokers(t))
-	p := f.newProducer(t)
-	f.createTopic(t, p)
-	col := f.consume(t)
+	f, p, col := newTopicFixture(t)
 	ctx := t.Context()
 
-	// Transaction A: an order and its outbox row, the row written with
-	// Enqueue as the store writes it, then left open.
-	txA, err := f.pool.Begin(ctx)
-	if err != nil {
-		t.Fatalf("cannot begin: %v", err)
-	}
-	defer txA.Rollback(context.WithoutCancel(ctx)) // no-op once committed
-	var a events.Order
-	if err := txA.QueryRow(ctx,
-		`INSERT INTO orders (customer_name, item, quantity, status) VALUES ('late', 'Book', 1, 'PENDING')
-		 RETURNING id, customer_name, item, quantity, status, created_at, updated_at`,
-	).Scan(&a.ID, &a.CustomerName, &a.Item, &a.Quantity, &a.Status, &a.CreatedAt, &a.UpdatedAt); err != nil {
-		t.Fatalf("cannot insert order A: %v", err)
-	}
-	eventA := events.NewOrderCreated(a, 1, a.UpdatedAt)
-	// The order row is written above, so the change Enqueue applies with
-	// the event is a no-op that always applies.
-	if applied, err := outbox.Enqueue(ctx, txA, nil, "SELECT 1", nil, eventA, "/orders-service-test"); err != nil || !applied {
-		t.Fatalf("cannot enqueue event A: applied %v, %v", applied, err)
-	}
-	var outboxA int64
-	if err := txA.QueryRow(ctx, "SELECT id FROM outbox WHERE event_id = $1", eventA.ID).Scan(&outboxA); err != nil {
-		t.Fatalf("cannot read outbox row A: %v", err)
-	}
+	// Transaction A: an order and its outbox row, left open.
+	txA, a, eventA, outboxA := f.beginCreate(t, "late")
 
 	// B commits first, with a higher outbox id.
 	b := f.create(t, "early")
@@ -668,6 +692,156 @@ func TestIntegrationRelayBrokerDown(t *testing.T) {
 		}
 	}
 	t.Logf("publishes: %d acknowledged, %d failed", pub.published.Load(), pub.failed.Load())
+}
+
+// refusingPublisher has the broker refuse, once, every message of its
+// second batch from the third on, as a broker that times out or rejects a
+// partition's messages would, while the batches around it go through.
+type refusingPublisher struct {
+	pub   outbox.Publisher
+	calls atomic.Int64
+	// refused is closed once the refusal has been answered.
+	refused chan struct{}
+}
+
+func (r *refusingPublisher) Send(ctx context.Context, msgs []kafka.Message) func() []error {
+	if r.calls.Add(1) != 2 || len(msgs) < 3 {
+		return r.pub.Send(ctx, msgs)
+	}
+	wait := r.pub.Send(ctx, msgs[:2])
+	return func() []error {
+		defer close(r.refused)
+		errs := make([]error, len(msgs))
+		copy(errs, wait())
+		for i := 2; i < len(msgs); i++ {
+			errs[i] = errors.New("refused by the test")
+		}
+		return errs
+	}
+}
+
+// TestIntegrationRelayPipelineKeepsWhatFailed has the broker refuse part of
+// a batch while later batches are in flight: the rows from the refused one
+// on, including the later batches' that the broker did take, must stay in
+// the outbox until they are published again, and every order's history must
+// reach the consumers complete.
+func TestIntegrationRelayPipelineKeepsWhatFailed(t *testing.T) {
+	t.Parallel()
+	f, p, col := newTopicFixture(t)
+
+	// The rows exist before the relay starts, so that its first pass
+	// reads them in full batches, several in flight at once.
+	const n = 40
+	path := []orders.Status{orders.StatusConfirmed, orders.StatusShipped}
+	var ids []int64
+	for i := range n {
+		o := f.create(t, fmt.Sprintf("pipelined-%d", i))
+		ids = append(ids, o.ID)
+	}
+	for _, to := range path {
+		for _, id := range ids {
+			if _, _, err := f.svc.UpdateStatus(t.Context(), id, to, nil); err != nil {
+				t.Fatalf("update: got error %v, want none", err)
+			}
+		}
+	}
+	pub := &refusingPublisher{pub: p, refused: make(chan struct{})}
+	f.startRelayConfig(t, pub, outbox.Config{BatchSize: 10, InFlight: 4})
+
+	select {
+	case <-pub.refused:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay did not publish a second batch within 30s")
+	}
+	f.waitOutboxEmpty(t, 60*time.Second)
+	if got := pub.calls.Load(); got <= int64(n*(1+len(path))/10) {
+		t.Errorf("got %d publishes, want more than the %d batches of one pass: the refused rows were not sent again", got, n*(1+len(path))/10)
+	}
+	want := upTo(int64(1 + len(path)))
+	testinfra.Eventually(t, 60*time.Second, func() (bool, string) {
+		byOrder := versionsByOrder(col.events())
+		for _, id := range ids {
+			if !slices.Contains(byOrder[id], want[len(want)-1]) {
+				return false, fmt.Sprintf("order %d: consumed versions %v so far", id, byOrder[id])
+			}
+		}
+		return true, ""
+	})
+	// Every version reached the topic; what was sent again after the
+	// refusal may repeat earlier ones, which consumers absorb by version.
+	for _, id := range ids {
+		vs := versionsByOrder(col.events())[id]
+		for _, v := range want {
+			if !slices.Contains(vs, v) {
+				t.Errorf("order %d: got versions %v, want each of %v", id, vs, want)
+				break
+			}
+		}
+	}
+}
+
+// gatedPublisher holds the broker's answers to its first batch until
+// release is closed; sends counts the batches handed to it.
+type gatedPublisher struct {
+	pub     outbox.Publisher
+	sends   atomic.Int64
+	release chan struct{}
+}
+
+func (g *gatedPublisher) Send(ctx context.Context, msgs []kafka.Message) func() []error {
+	wait := g.pub.Send(ctx, msgs)
+	if g.sends.Add(1) != 1 {
+		return wait
+	}
+	return func() []error {
+		<-g.release
+		return wait()
+	}
+}
+
+// TestIntegrationRelayPipelineLateCommit commits an order's first event
+// with an outbox id below the batches in flight, then its second event,
+// while the relay's pipeline is full: the relay must not send the second,
+// read after the batches in flight, before the first.
+func TestIntegrationRelayPipelineLateCommit(t *testing.T) {
+	t.Parallel()
+	f, p, col := newTopicFixture(t)
+
+	txA, a, _, outboxA := f.beginCreate(t, "late")
+	for i := range 12 {
+		f.create(t, fmt.Sprintf("early-%d", i))
+	}
+	pub := &gatedPublisher{pub: p, release: make(chan struct{})}
+	f.startRelayConfig(t, pub, outbox.Config{BatchSize: 3, InFlight: 2})
+	// The first batch waits for its answers and the second is sent: the
+	// pipeline is full, and every id in it is above A's.
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		return pub.sends.Load() >= 2, fmt.Sprintf("%d batches sent, want 2", pub.sends.Load())
+	})
+	var lowest int64
+	if err := f.pool.QueryRow(t.Context(), "SELECT min(id) FROM outbox").Scan(&lowest); err != nil {
+		t.Fatal(err)
+	}
+	if lowest <= outboxA {
+		t.Fatalf("got lowest visible outbox id %d, want it above A's %d for this test to mean anything", lowest, outboxA)
+	}
+
+	if err := txA.Commit(t.Context()); err != nil {
+		t.Fatalf("cannot commit A: %v", err)
+	}
+	if _, _, err := f.svc.UpdateStatus(t.Context(), a.ID, orders.StatusConfirmed, nil); err != nil {
+		t.Fatalf("cannot update A: %v", err)
+	}
+	close(pub.release)
+
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		got := versionsByOrder(col.events())[a.ID]
+		return slices.Contains(got, 2), fmt.Sprintf("order A: consumed versions %v, waiting for 2", got)
+	})
+	f.waitOutboxEmpty(t, 30*time.Second)
+	if got := versionsByOrder(col.events())[a.ID]; !slices.Equal(got, upTo(2)) {
+		t.Errorf("order A: got versions %v, want %v", got, upTo(2))
+	}
 }
 
 // TestIntegrationRelayLeaderElection runs two relays over one database: only
@@ -854,10 +1028,7 @@ func freePortPair(t *testing.T) int {
 // creation), no more and no fewer, in version order.
 func TestIntegrationRelayOneEventPerAcceptedChange(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, testinfra.KafkaBrokers(t))
-	p := f.newProducer(t)
-	f.createTopic(t, p)
-	col := f.consume(t)
+	f, p, col := newTopicFixture(t)
 	f.startRelay(t, p, 0)
 	o := f.create(t, "racer")
 
@@ -918,11 +1089,11 @@ type capturingPublisher struct {
 	msgs []kafka.Message
 }
 
-func (c *capturingPublisher) Publish(ctx context.Context, msgs []kafka.Message) []error {
+func (c *capturingPublisher) Send(ctx context.Context, msgs []kafka.Message) func() []error {
 	c.mu.Lock()
 	c.msgs = append(c.msgs, msgs...)
 	c.mu.Unlock()
-	return c.pub.Publish(ctx, msgs)
+	return c.pub.Send(ctx, msgs)
 }
 
 // TestIntegrationRelayCarriesTraceparent checks that the traceparent stored
