@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/order-tracking/platform/pkg/tracing"
 )
 
 // DefaultURL is the services' default DATABASE_URL: the local development
@@ -63,7 +65,8 @@ func (c Config) Validate() error {
 }
 
 // Open connects a pool of at most maxConns connections (0: pgx's default)
-// and checks that the server answers. Its queries
+// and checks that the server answers. When tracing records spans
+// (tracing.Enabled, so call it after tracing.Setup), its queries
 // are traced as child spans of the span in their context; a query made
 // outside any recording span (a polling loop, a readiness probe) makes no
 // span. Statements are recorded without their arguments.
@@ -75,8 +78,11 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Poo
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
-	// The global tracer provider, which tracing.Setup configures.
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	// The global tracer provider, which tracing.Setup configures; only when
+	// it records spans (see tracing.Enabled).
+	if tracing.Enabled() {
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot configure postgres pool: %w", err)

@@ -40,7 +40,11 @@ func setEnv(t *testing.T, env map[string]string) {
 	}
 	// Setup changes process-wide state; leave none of it to the next test.
 	otel.SetTracerProvider(noop.NewTracerProvider())
-	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	enabled.Store(false)
+	t.Cleanup(func() {
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		enabled.Store(false)
+	})
 }
 
 func TestSetupPicksExporter(t *testing.T) {
@@ -84,6 +88,9 @@ func TestSetupPicksExporter(t *testing.T) {
 			_, got := otel.GetTracerProvider().(*sdktrace.TracerProvider)
 			if got != tt.wantExporter {
 				t.Errorf("got SDK tracer provider installed %v, want %v", got, tt.wantExporter)
+			}
+			if got := Enabled(); got != tt.wantExporter {
+				t.Errorf("got Enabled() %v, want %v", got, tt.wantExporter)
 			}
 			// The propagator is set either way, so context flows on.
 			if fields := otel.GetTextMapPropagator().Fields(); !slices.Contains(fields, "traceparent") || !slices.Contains(fields, "baggage") {

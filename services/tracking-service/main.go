@@ -105,10 +105,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// consumer's gate, readiness probes and the pub/sub watch would
 	// otherwise make a root trace per PING. Arguments hold order data, so
 	// the statement is left out.
-	if err := redisotel.InstrumentTracing(client,
-		redisotel.WithTracerProvider(tracing.ChildSpansOnly(otel.GetTracerProvider())),
-		redisotel.WithDBStatement(false)); err != nil {
-		return fmt.Errorf("cannot trace redis: %w", err)
+	// Only when spans are recorded at all (see tracing.Enabled).
+	if tracing.Enabled() {
+		if err := redisotel.InstrumentTracing(client,
+			redisotel.WithTracerProvider(tracing.ChildSpansOnly(otel.GetTracerProvider())),
+			redisotel.WithDBStatement(false)); err != nil {
+			return fmt.Errorf("cannot trace redis: %w", err)
+		}
 	}
 	store := redis.NewStore(client, redis.StoreOptions{KeyPrefix: cfg.Redis.KeyPrefix, TTL: cfg.TTL, Logger: logger})
 	source, err := orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout)
