@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
@@ -42,13 +43,14 @@ func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // Deliver implements notify.DeliveryLog, in one transaction, so that the
 // normal case (first delivery of the event, send succeeds) costs one
-// commit:
+// commit and two round trips to PostgreSQL:
 //
-//  1. insert the row as 'pending', or find it, and lock it, in one
-//     statement (the upsert below);
+//  1. BEGIN, and insert the row as 'pending', or find it, and lock it, in
+//     one statement (the upsert below), sent together;
 //  2. if it is 'sent', roll back (nothing to keep) and report AlreadySent;
 //  3. send, holding the lock;
-//  4. mark the row 'sent', or record the failure on it, and commit.
+//  4. mark the row 'sent', or record the failure on it, and COMMIT, sent
+//     together.
 //
 // Concurrency: two consumers can hold the same event at once while a
 // rebalance moves its partition (the old owner is still sending when the
@@ -75,30 +77,38 @@ func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // duration of the send. ctx bounds the send (the dispatcher gives each
 // message 30s), and the webhook sender's timeout and retries bound it too.
 func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send func(context.Context, notify.Notification) error) (notify.Outcome, error) {
-	tx, err := l.pool.Begin(ctx)
+	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("cannot begin delivery: %w", err)
 	}
 	// Every path that does not commit rolls back, under a context the
-	// send's deadline cannot have cut off; after Commit this is a no-op.
+	// send's deadline cannot have cut off. A connection that could not
+	// roll back is closed by the pool on release rather than handed out
+	// inside a transaction.
 	defer func() {
-		rctx, cancel := recordContext(ctx)
-		defer cancel()
-		_ = tx.Rollback(rctx)
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			rctx, cancel := recordContext(ctx)
+			defer cancel()
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+		}
+		conn.Release()
 	}()
 
 	// Step 1. DO NOTHING would not lock an existing row, so a conflict
 	// makes a no-op update instead: it takes the row lock, waits for a
 	// concurrent transaction holding the same event, and RETURNING gives
 	// the status committed by whoever came first. Only a redelivery pays
-	// for it (a new row version).
+	// for it (a new row version). The BEGIN travels with it: the
+	// transaction it opens outlives the batch.
 	var status notify.Status
-	if err := tx.QueryRow(ctx,
-		`INSERT INTO notification_deliveries (event_id, channel, order_id, recipient, text)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(`INSERT INTO notification_deliveries (event_id, channel, order_id, recipient, text)
 		 VALUES ($1, $2, $3, $4, $5)
 		 ON CONFLICT (event_id, channel) DO UPDATE SET status = notification_deliveries.status
 		 RETURNING status`,
-		n.EventID, n.Channel, n.OrderID, n.Recipient, n.Text).Scan(&status); err != nil {
+		n.EventID, n.Channel, n.OrderID, n.Recipient, n.Text).QueryRow(func(r pgx.Row) error { return r.Scan(&status) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("cannot claim delivery: %w", err)
 	}
 	// Step 2: the deferred rollback discards the no-op update and releases
@@ -113,6 +123,7 @@ func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send f
 	sendErr := send(ctx, n)
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
+	b = &pgx.Batch{}
 	if sendErr != nil {
 		// Step 4, failed: recorded for operators, and the row stays
 		// 'pending', so the redelivered event tries again (or, for
@@ -123,31 +134,28 @@ func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send f
 		if len(msg) > maxErrorLen {
 			msg = msg[:maxErrorLen]
 		}
-		_, err := tx.Exec(rctx,
-			`UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
+		b.Queue(`UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
 			 WHERE event_id = $1 AND channel = $2`,
 			n.EventID, n.Channel, msg)
-		if err == nil {
-			err = tx.Commit(rctx)
-		}
-		if err != nil {
+		b.Queue("COMMIT")
+		if err := conn.SendBatch(rctx, b).Close(); err != nil {
 			err = fmt.Errorf("cannot record the failed attempt: %w", err)
+			return 0, fmt.Errorf("cannot send %s: %w", n.Channel, errors.Join(sendErr, err))
 		}
-		return 0, fmt.Errorf("cannot send %s: %w", n.Channel, errors.Join(sendErr, err))
+		return 0, fmt.Errorf("cannot send %s: %w", n.Channel, sendErr)
 	}
 
 	// Step 4, sent. The text is what was actually sent: it differs from
 	// the row's if the templates changed since an earlier failed attempt.
 	// clock_timestamp, not now(): now() is when the transaction began,
-	// before the send.
-	if _, err := tx.Exec(rctx,
-		`UPDATE notification_deliveries
+	// before the send. If the update fails, PostgreSQL skips the COMMIT
+	// queued behind it and the deferred rollback ends the transaction.
+	b.Queue(`UPDATE notification_deliveries
 		 SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL, recipient = $3, text = $4
 		 WHERE event_id = $1 AND channel = $2`,
-		n.EventID, n.Channel, n.Recipient, n.Text); err != nil {
-		return 0, fmt.Errorf("%s sent but not recorded, a redelivery will send it again: cannot mark delivery sent: %w", n.Channel, err)
-	}
-	if err := tx.Commit(rctx); err != nil {
+		n.EventID, n.Channel, n.Recipient, n.Text)
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(rctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("%s sent but not recorded, a redelivery will send it again: %w", n.Channel, err)
 	}
 	return notify.Sent, nil
