@@ -15,20 +15,28 @@
 #   3. at each connection count, DURATION of wrk per scenario
 #      (hack/loadtest/wrk/): create-legacy, create-v1, update, fetch, list, track,
 #      each after the event pipeline went idle;
-#   4. the freshness probe (hack/loadtest/freshness) at each rate of RATES;
-#   5. the services' memory; then the report (hack/loadtest/report) prints
-#      every figure, the HTTP ones as ratios to step 1's, checks the thresholds
-#      and sets the exit status. Services and scratch data are removed.
+#   4. a create burst (hack/loadtest/burst): create-legacy at the largest
+#      connection count for BURST_DURATION, then the drain until both
+#      consumers took every event; what every process of the system (not wrk)
+#      spent on it in CPU time, and how long the drain took;
+#   5. the freshness probe (hack/loadtest/freshness) at each rate of RATES;
+#   6. the services' memory; then each service is stopped and started again
+#      alone, timed from exec to /readyz 200 (hack/loadtest/startup); then the
+#      report (hack/loadtest/report) prints every figure, the HTTP ones as
+#      ratios to step 1's, checks the thresholds and sets the exit status.
+#      Services and scratch data are removed.
 #
 # With URL=http://host:8081 it loads services that already run instead
 # (TRACKING_URL defaults to the same host on :8082): steps 2-4 and the report,
-# plus step 1 when PostgreSQL and Redis answer locally; no memory figures.
+# plus step 1 when PostgreSQL and Redis answer locally; no burst, start-up or
+# memory figures.
 #
 # Settings (environment or make variables), full run / smoke:
 #   DURATION=30s / 1s        wrk time per scenario and connection count, pgbench time per run
 #   CONNECTIONS="16 64" / 2  wrk connections, pgbench clients
 #   RATES=50,200,1000 / 20   freshness probe rates, changes/s
 #   FRESHNESS_DURATION=10s / 2s   time per rate
+#   BURST_DURATION=10s / 1s  the create burst's length (at the last of CONNECTIONS)
 #   WITHIN=5s / 30s          a change not seen this long after its 2xx is never seen
 #   SEED_ORDERS=2000 / 200   orders created before the scenarios
 #   P99_MAX=1s / 0           HTTP p99 limit per scenario (0: none)
@@ -47,13 +55,14 @@ cd "$ROOT"
 
 SMOKE=${SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
-  : "${DURATION:=1s}" "${CONNECTIONS:=2}" "${RATES:=20}" "${FRESHNESS_DURATION:=2s}" "${WITHIN:=30s}"
+  : "${DURATION:=1s}" "${CONNECTIONS:=2}" "${RATES:=20}" "${FRESHNESS_DURATION:=2s}" "${WITHIN:=30s}" "${BURST_DURATION:=1s}"
   : "${SEED_ORDERS:=200}" "${P99_MAX:=0}" "${WRK_TIMEOUT:=10s}" "${SETTLE_TIMEOUT:=20}" "${REDIS_REQUESTS:=5000}"
 fi
 DURATION=${DURATION:-30s}
 CONNECTIONS=${CONNECTIONS:-16 64}
 RATES=${RATES:-50,200,1000}
 FRESHNESS_DURATION=${FRESHNESS_DURATION:-10s}
+BURST_DURATION=${BURST_DURATION:-10s}
 WITHIN=${WITHIN:-5s}
 SEED_ORDERS=${SEED_ORDERS:-2000}
 P99_MAX=${P99_MAX:-1s}
@@ -216,19 +225,51 @@ for c in "${CONNS[@]}"; do
   done
 done
 
+if [ "$started_services" = 1 ]; then
+  settle
+  c=${CONNS[-1]}
+  lt_log "burst: create-legacy at $c connections for $BURST_DURATION, then the drain"
+  procs=""
+  for i in "${!LT_PIDS[@]}"; do procs+="${LT_NAMES[$i]}=${LT_PIDS[$i]},"; done
+  for infra in "postgres=${DATABASE_URL##*@}" "redis=$REDIS_ADDR" "kafka=${KAFKA_BROKERS%%,*}"; do
+    port=${infra##*:} port=${port%%/*}
+    pid=$(lt_listener_pid "$port")
+    [ -n "$pid" ] || lt_die "cannot find the process listening on port $port (${infra%%=*}); is ss (iproute2) installed?"
+    procs+="${infra%%=*}=$pid,"
+  done
+  lt_wrk_argv create-legacy "$c" "$BURST_DURATION" "$ORDERS_URL" - "ids_out=$LT_RUN_DIR/burst.ids"
+  "$BIN/burst" -orders "$ORDERS_URL" -tracking "$TRACKING_URL" -notification "$NOTIFICATION_URL" \
+    -ids "$LT_RUN_DIR/burst.ids" -procs "${procs%,}" -load-out "$LT_RUN_DIR/wrk-burst.out" -timeout "${SETTLE_TIMEOUT}s" \
+    -- "${LT_WRK_ARGV[@]}" >"$LT_RUN_DIR/burst.out" 2>&1 || true
+fi
+
 settle
 lt_log "freshness probe: $RATES changes/s, $FRESHNESS_DURATION each"
 "$BIN/freshness" -orders "$ORDERS_URL" -tracking "$TRACKING_URL" -rates "$RATES" -duration "$FRESHNESS_DURATION" \
   -within "$WITHIN" >"$LT_RUN_DIR/freshness.out" || true
 lt_check_alive
 
-rss_flag=()
+service_flags=()
 if [ "$started_services" = 1 ]; then
-  rss_flag=(-rss)
+  service_flags=(-rss)
   for i in "${!LT_PIDS[@]}"; do
     awk -v s="${LT_NAMES[$i]}" '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 }
       END { printf "@loadtest rss service=%s hwm_kb=%d rss_kb=%d\n", s, h, r }' "/proc/${LT_PIDS[$i]}/status"
   done >"$LT_RUN_DIR/rss.out" 2>/dev/null || true
+fi
+
+if [ "$started_services" = 1 ]; then
+  lt_log "start-up: each service stopped and started again alone"
+  lt_stop_services
+  for s in "${SERVICES[@]}"; do
+    case $s in
+      orders-service) url=$ORDERS_URL ;;
+      tracking-service) url=$TRACKING_URL ;;
+      notification-service) url=$NOTIFICATION_URL ;;
+    esac
+    lt_time_startup "$BIN" "$s" "$url" || true
+  done >"$LT_RUN_DIR/startup.out" 2>&1
+  service_flags+=(-burst -startup)
 fi
 
 baseline_flag=()
@@ -238,5 +279,5 @@ title+=" ${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo '
 title+=" RATES=$RATES x $FRESHNESS_DURATION; target $ORDERS_URL $TRACKING_URL"
 commas() { local IFS=,; echo "$*"; }
 "$BIN/report" -dir "$LT_RUN_DIR" -scenarios "$(commas "${SCENARIOS[@]}")" -conns "$(commas "${CONNS[@]}")" -rates "$RATES" \
-  "${baseline_flag[@]}" "${rss_flag[@]}" -p99-max "$P99_MAX" -freshness-p99-max "$FRESHNESS_P99_MAX" \
+  "${baseline_flag[@]}" "${service_flags[@]}" -p99-max "$P99_MAX" -freshness-p99-max "$FRESHNESS_P99_MAX" \
   -title "$title" | tee "$LT_RUN_DIR/report.txt"

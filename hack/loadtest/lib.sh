@@ -7,6 +7,7 @@
 LT_DIR=hack/loadtest
 LT_PIDS=()  # services this script started, stopped by lt_stop_services
 LT_NAMES=()
+declare -A LT_START_ARGS=() # each service's settings, by name, for lt_time_startup
 
 # The services the harness starts publish and consume a topic of their own,
 # so that a `make run` beside them neither receives nor steals their events.
@@ -30,7 +31,7 @@ lt_need_wrk() {
 # lt_build_tools DIR builds the harness's Go programs (seed, freshness,
 # report) into DIR; their module is outside go.work.
 lt_build_tools() {
-  (cd "$LT_DIR" && GOWORK=off go build -o "$1/" ./seed ./freshness ./report) || lt_die "cannot build $LT_DIR"
+  (cd "$LT_DIR" && GOWORK=off go build -o "$1/" ./seed ./freshness ./report ./burst ./startup) || lt_die "cannot build $LT_DIR"
 }
 
 # lt_build_services DIR SERVICE... builds the services as make build does.
@@ -88,6 +89,24 @@ lt_start() {
   env "$@" "$bin/$name" >"$LT_RUN_DIR/$name.log" 2>&1 &
   LT_PIDS+=($!)
   LT_NAMES+=("$name")
+  LT_START_ARGS[$name]=$(printf '%q ' "$@")
+}
+
+# lt_time_startup BIN_DIR NAME URL starts service NAME again, with the
+# settings lt_start gave it (it must be stopped), and prints the startup
+# tool's record: ms from exec to URL/readyz answering 200. The service is
+# stopped again afterwards.
+lt_time_startup() {
+  local bin=$1 name=$2 url=$3 args=()
+  eval "args=(${LT_START_ARGS[$name]})"
+  "$bin/startup" -name "$name" -url "$url/readyz" -log "$LT_RUN_DIR/$name-restart.log" -- env "${args[@]}" "$bin/$name"
+}
+
+# lt_listener_pid PORT prints the pid of the process listening on
+# 127.0.0.1:PORT (PostgreSQL's postmaster, redis-server, Kafka's JVM),
+# whoever started it.
+lt_listener_pid() {
+  ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2
 }
 
 # lt_start_orders BIN_DIR DB PORT [VAR=value...] starts orders-service on
@@ -147,8 +166,16 @@ lt_stop_services() {
 # script (LT_DIR/wrk/SCENARIO.lua) with wrk, its output into OUT; the
 # key=value pairs go to the script.
 lt_wrk() {
-  local scenario=$1 conns=$2 duration=$3 url=$4 out=$5; shift 5
+  local out=$5
+  lt_wrk_argv "$@"
+  "${LT_WRK_ARGV[@]}" >"$out" 2>&1
+}
+
+# lt_wrk_argv takes lt_wrk's arguments (OUT is not used) and sets
+# LT_WRK_ARGV to the command lt_wrk runs.
+lt_wrk_argv() {
+  local scenario=$1 conns=$2 duration=$3 url=$4; shift 5
   local threads=$((conns < 2 ? 1 : 2)) # two cores: more threads only compete with the services
-  LUA_PATH="$LT_DIR/wrk/?.lua;;" wrk -t "$threads" -c "$conns" -d "$duration" --timeout "${WRK_TIMEOUT:-5s}" \
-    -s "$LT_DIR/wrk/$scenario.lua" "$url" -- scenario="$scenario" conns="$conns" threads="$threads" "$@" >"$out" 2>&1
+  LT_WRK_ARGV=(env "LUA_PATH=$LT_DIR/wrk/?.lua;;" wrk -t "$threads" -c "$conns" -d "$duration" --timeout "${WRK_TIMEOUT:-5s}"
+    -s "$LT_DIR/wrk/$scenario.lua" "$url" -- scenario="$scenario" conns="$conns" threads="$threads" "$@")
 }

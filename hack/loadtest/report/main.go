@@ -1,15 +1,15 @@
 // Command report reads the output files of one hack/loadtest.sh run and
 // prints its figures as tables: each HTTP scenario also as a ratio to what
 // the infrastructure does for the same work on the same machine, the
-// freshness probe's table, the infrastructure's own figures and the
-// services' memory. It then checks the thresholds and exits 1 when one is
+// freshness probe's table, the infrastructure's own figures, the whole
+// system's cost of a create burst, the services' start-up and memory. It then checks the thresholds and exits 1 when one is
 // missed, or when a result it expects is missing or does not parse (the
 // harness's output is tested by being read).
 //
 //	report -dir .devenv/loadtest/<run> -conns 16,64 -rates 50,200,1000 -baselines -rss -p99-max 1s
 //
 // The run directory holds wrk-<scenario>-<conns>.out, pgbench-<create|update>-<clients>.out,
-// redis-get.csv, freshness.out and rss.out.
+// redis-get.csv, freshness.out, burst.out, startup.out and rss.out.
 package main
 
 import (
@@ -31,6 +31,8 @@ func run() int {
 	rates := flag.String("rates", "50,200,1000", "freshness rates run, comma-separated; empty if the probe did not run")
 	flag.BoolVar(&exp.baselines, "baselines", false, "pgbench and redis-benchmark ran")
 	flag.BoolVar(&exp.rss, "rss", false, "the services' memory was recorded")
+	flag.BoolVar(&exp.burst, "burst", false, "the create burst ran (burst.out)")
+	flag.BoolVar(&exp.startup, "startup", false, "the services' start-up was timed (startup.out)")
 	flag.DurationVar(&exp.p99Max, "p99-max", 0, "an HTTP scenario's p99 must not exceed this (0: not checked)")
 	flag.DurationVar(&exp.freshnessP99Max, "freshness-p99-max", 0, "a freshness p99 must not exceed this (0: not checked)")
 	flag.Int64Var(&exp.maxNeverSeen, "max-never-seen", 0, "changes never seen allowed per rate, kind and way")
@@ -71,6 +73,7 @@ type expectations struct {
 	scenarios       []string
 	conns, rates    []int
 	baselines, rss  bool
+	burst, startup  bool
 	p99Max          time.Duration
 	freshnessP99Max time.Duration
 	maxNeverSeen    int64

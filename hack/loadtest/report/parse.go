@@ -193,6 +193,65 @@ func parseRSS(r results.Record) (rss, error) {
 	return rss{service: r.Fields["service"], hwmKB: hwm, rssKB: cur}, errors.Join(err1, err2)
 }
 
+// burstRun is hack/loadtest/burst's result.
+type burstRun struct {
+	creates      int64
+	loadMS       float64
+	drainMS      float64
+	drained      bool
+	cpuMS        float64
+	perCPUSecond float64
+	cpu          []processCPU
+}
+
+func parseBurst(r results.Record) (burstRun, error) {
+	var errs []error
+	num := func(key string) float64 {
+		v, err := r.Float(key)
+		errs = append(errs, err)
+		return v
+	}
+	creates, err := r.Int("creates")
+	errs = append(errs, err)
+	b := burstRun{creates: creates, loadMS: num("load_ms"), drainMS: num("drain_ms"), cpuMS: num("cpu_ms"), perCPUSecond: num("creates_per_cpu_s")}
+	switch r.Fields["drained"] {
+	case "true":
+		b.drained = true
+	case "false":
+	default:
+		errs = append(errs, fmt.Errorf("drained=%q, want true or false", r.Fields["drained"]))
+	}
+	if creates <= 0 || b.loadMS <= 0 {
+		errs = append(errs, errors.New("burst record without creates or duration"))
+	}
+	return b, errors.Join(errs...)
+}
+
+// processCPU is the CPU one process tree used during the burst.
+type processCPU struct {
+	process string
+	cpuMS   float64
+}
+
+func parseProcessCPU(r results.Record) (processCPU, error) {
+	v, err := r.Float("cpu_ms")
+	return processCPU{process: r.Fields["process"], cpuMS: v}, err
+}
+
+// startup is one service's time from exec to ready.
+type startup struct {
+	service string
+	readyMS float64
+}
+
+func parseStartup(r results.Record) (startup, error) {
+	v, err := r.Float("ready_ms")
+	if err == nil && r.Fields["service"] == "" {
+		err = errors.New("startup record without a service")
+	}
+	return startup{service: r.Fields["service"], readyMS: v}, err
+}
+
 // records returns the @loadtest records in out, in order.
 func records(out string) []results.Record {
 	var rs []results.Record

@@ -29,6 +29,8 @@ type report struct {
 	redis     *redisRun
 	freshness []freshnessRun
 	rss       []rss
+	burst     *burstRun
+	startup   []startup
 	problems  []string
 }
 
@@ -81,6 +83,25 @@ func load(dir string, exp expectations) *report {
 			rep.loadFreshness(out, exp.rates)
 		}
 	}
+	if exp.burst {
+		if out, ok := read("burst.out"); ok {
+			rep.loadBurst(out)
+		}
+	}
+	if exp.startup {
+		if out, ok := read("startup.out"); ok {
+			for _, r := range records(out) {
+				if m, err := parseStartup(r); err != nil {
+					rep.problems = append(rep.problems, "startup.out: "+err.Error())
+				} else {
+					rep.startup = append(rep.startup, m)
+				}
+			}
+			if len(rep.startup) == 0 {
+				rep.problems = append(rep.problems, "startup.out: no service's start-up was measured")
+			}
+		}
+	}
 	if exp.rss {
 		if out, ok := read("rss.out"); ok {
 			for _, r := range records(out) {
@@ -119,6 +140,35 @@ func (rep *report) loadHTTP(name, out string, k runKey) {
 		return
 	}
 	rep.problems = append(rep.problems, name+": no @loadtest wrk record (did wrk fail? the file has its output)")
+}
+
+func (rep *report) loadBurst(out string) {
+	var run *burstRun
+	var cpu []processCPU
+	for _, r := range records(out) {
+		switch r.Tag {
+		case "burst":
+			b, err := parseBurst(r)
+			if err != nil {
+				rep.problems = append(rep.problems, "burst.out: "+err.Error())
+				continue
+			}
+			run = &b
+		case "burst-cpu":
+			c, err := parseProcessCPU(r)
+			if err != nil {
+				rep.problems = append(rep.problems, "burst.out: "+err.Error())
+				continue
+			}
+			cpu = append(cpu, c)
+		}
+	}
+	if run == nil {
+		rep.problems = append(rep.problems, "burst.out: no @loadtest burst record (did burst fail? the file has its output)")
+		return
+	}
+	run.cpu = cpu
+	rep.burst = run
 }
 
 func (rep *report) loadFreshness(out string, rates []int) {
@@ -230,6 +280,32 @@ func (rep *report) print(w io.Writer, exp expectations) {
 		tw.Flush()
 	}
 
+	if b := rep.burst; b != nil {
+		fmt.Fprintln(w, "\nWhole system: a saturated create burst, then the drain (CPU of every process but the load generator, from the burst's start until both consumers took every event)")
+		fmt.Fprintln(tw, "creates	burst s	creates/s	drain s	CPU s	creates per CPU-second	")
+		fmt.Fprintf(tw, "%d	%.1f	%.0f	%s	%.1f	%.0f	\n", b.creates, b.loadMS/1000, float64(b.creates)/(b.loadMS/1000),
+			drainText(b), b.cpuMS/1000, b.perCPUSecond)
+		tw.Flush()
+		fmt.Fprintln(tw, "process	CPU s	share	")
+		for _, c := range b.cpu {
+			share := 0.0
+			if b.cpuMS > 0 {
+				share = c.cpuMS / b.cpuMS * 100
+			}
+			fmt.Fprintf(tw, "%s	%.1f	%.0f%%	\n", c.process, c.cpuMS/1000, share)
+		}
+		tw.Flush()
+	}
+
+	if len(rep.startup) > 0 {
+		fmt.Fprintln(w, "\nStart-up (each service started again after the run, its schema already migrated): ms from exec to /readyz 200")
+		fmt.Fprintln(tw, "service	ready ms	")
+		for _, m := range rep.startup {
+			fmt.Fprintf(tw, "%s	%.1f	\n", m.service, m.readyMS)
+		}
+		tw.Flush()
+	}
+
 	if len(rep.rss) > 0 {
 		fmt.Fprintln(w, "\nMemory of the services at the end (from /proc/PID/status)")
 		fmt.Fprintln(tw, "service\tpeak (VmHWM) MiB\tnow (VmRSS) MiB\t")
@@ -272,6 +348,9 @@ func (rep *report) check(exp expectations) []string {
 			}
 		}
 	}
+	if b := rep.burst; b != nil && !b.drained {
+		out = append(out, fmt.Sprintf("burst: the consumers had not taken every one of the %d creates' events %.1fs after the burst", b.creates, b.drainMS/1000))
+	}
 	for _, run := range rep.freshness {
 		at := strconv.Itoa(run.rate) + " changes/s"
 		if run.ok == 0 {
@@ -291,6 +370,13 @@ func (rep *report) check(exp expectations) []string {
 		}
 	}
 	return out
+}
+
+func drainText(b *burstRun) string {
+	if !b.drained {
+		return fmt.Sprintf("> %.1f", b.drainMS/1000)
+	}
+	return fmt.Sprintf("%.1f", b.drainMS/1000)
 }
 
 // ms is d in milliseconds, the unit of the figures.

@@ -14,7 +14,7 @@ import (
 // records as those tools wrote them).
 var smokeRun = expectations{
 	scenarios: []string{"create-legacy", "create-v1", "update", "fetch", "list", "track"},
-	conns:     []int{2}, rates: []int{20}, baselines: true, rss: true,
+	conns:     []int{2}, rates: []int{20}, baselines: true, rss: true, burst: true, startup: true,
 }
 
 // runDir copies testdata/run into a temporary directory, with edit applied
@@ -40,6 +40,16 @@ func runDir(t *testing.T, edit func(name, content string) string) string {
 		}
 	}
 	return dir
+}
+
+// fileIs returns an edit that makes file name hold content ("": removed).
+func fileIs(name, content string) func(string, string) string {
+	return func(n, c string) string {
+		if n == name {
+			return content
+		}
+		return c
+	}
 }
 
 // unchanged is the edit that changes nothing.
@@ -68,6 +78,7 @@ func TestReportOfARealRun(t *testing.T) {
 	for _, want := range []string{
 		"create-legacy", "pgbench create, 2 clients: 10348 tps", "redis GET, 16 clients: 75758/s",
 		"update  sse", "never = not within 30000ms", "orders-service", "pgbench  update transaction",
+		"creates per CPU-second", "623", "postgres    0.6    27%", "tracking-service      25.7",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("got report\n%s\nwant it to contain %q", out.String(), want)
@@ -105,22 +116,12 @@ func TestReportFailures(t *testing.T) {
 		},
 		{
 			name: "wrk failed and wrote no record",
-			edit: func(n, c string) string {
-				if n == "wrk-track-2.out" {
-					return "unable to connect to 127.0.0.1:18082 Connection refused\n"
-				}
-				return c
-			},
+			edit: fileIs("wrk-track-2.out", "unable to connect to 127.0.0.1:18082 Connection refused\n"),
 			want: "wrk-track-2.out: no @loadtest wrk record",
 		},
 		{
 			name: "a scenario's output missing",
-			edit: func(n, c string) string {
-				if n == "wrk-list-2.out" {
-					return ""
-				}
-				return c
-			},
+			edit: fileIs("wrk-list-2.out", ""),
 			want: "wrk-list-2.out: missing",
 		},
 		{
@@ -148,6 +149,21 @@ func TestReportFailures(t *testing.T) {
 			name: "pgbench transactions failed",
 			edit: replaceIn("pgbench-create-2.out", "failed transactions: 0", "failed transactions: 7"),
 			want: "pgbench create at 2 clients: 7 failed transactions",
+		},
+		{
+			name: "the burst's events not all consumed",
+			edit: replaceIn("burst.out", "drained=true", "drained=false"),
+			want: "burst: the consumers had not taken every one of the 1302 creates' events",
+		},
+		{
+			name: "the burst tool failed",
+			edit: fileIs("burst.out", "burst: orders-service: no process 4242\n"),
+			want: "burst.out: no @loadtest burst record",
+		},
+		{
+			name: "no start-up measured",
+			edit: fileIs("startup.out", "startup: orders-service not ready: timed out\n"),
+			want: "startup.out: no service's start-up was measured",
 		},
 	}
 	for _, tt := range tests {
