@@ -148,6 +148,11 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		// others take over sooner, and is still well above the 3s heartbeat.
 		"session.timeout.ms":     10000,
 		"go.logs.channel.enable": false,
+		// librdkafka prefetches up to 64 MB per partition by default
+		// (queued.max.messages.kbytes); a lagging consumer held tens of MB
+		// of events it would only reach seconds later. 1 MB per partition,
+		// a few thousand events, keeps the next fetch ready without that.
+		"queued.max.messages.kbytes": 1024,
 	}
 	for k, v := range cfg.Extra {
 		cm[k] = v
