@@ -58,8 +58,13 @@ func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
 		"enable.idempotence": true,
 		"acks":               "all",
 		"message.timeout.ms": int(cfg.DeliveryTimeout / time.Millisecond),
-		"linger.ms":          5,
-		"compression.type":   "lz4",
+		// Every event waited out the linger before it left: at 5ms (the
+		// earlier setting) half of an update's way to a tracking page
+		// (p50 14ms at 200 changes/s, 4ms at 1ms). Batches still form,
+		// while earlier requests are in flight, and the relay sends whole
+		// batches anyway.
+		"linger.ms":        1,
+		"compression.type": "lz4",
 		// Delivery reports are read from each Publish call's own channel.
 		"go.delivery.reports":    true,
 		"go.logs.channel.enable": false,
