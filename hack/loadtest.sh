@@ -15,19 +15,22 @@
 #   3. at each connection count, DURATION of wrk per scenario
 #      (hack/loadtest/wrk/): create-legacy, create-v1, update, fetch, list, track,
 #      each after the event pipeline went idle;
-#   4. a create burst (hack/loadtest/burst): create-legacy at the largest
+#   4. creates and updates at a fixed rate, half what wrk reached for them at
+#      the largest connection count (hack/loadtest/openloop): the latency a
+#      client sees below saturation;
+#   5. a create burst (hack/loadtest/burst): create-legacy at the largest
 #      connection count for BURST_DURATION, then the drain until both
 #      consumers took every event; what every process of the system (not wrk)
 #      spent on it in CPU time, and how long the drain took;
-#   5. the freshness probe (hack/loadtest/freshness) at each rate of RATES;
-#   6. the services' memory; then each service is stopped and started again
+#   6. the freshness probe (hack/loadtest/freshness) at each rate of RATES;
+#   7. the services' memory; then each service is stopped and started again
 #      alone, timed from exec to /readyz 200 (hack/loadtest/startup); then the
 #      report (hack/loadtest/report) prints every figure, the HTTP ones as
 #      ratios to step 1's, checks the thresholds and sets the exit status.
 #      Services and scratch data are removed.
 #
 # With URL=http://host:8081 it loads services that already run instead
-# (TRACKING_URL defaults to the same host on :8082): steps 2-4 and the report,
+# (TRACKING_URL defaults to the same host on :8082): steps 2-4, 6 and the report,
 # plus step 1 when PostgreSQL and Redis answer locally; no burst, start-up or
 # memory figures.
 #
@@ -225,9 +228,33 @@ for c in "${CONNS[@]}"; do
   done
 done
 
+# Fixed rate: creates and updates at half the rate wrk reached for them at
+# the largest connection count, each request timed from when it was due.
+c=${CONNS[-1]}
+for s in create update; do
+  wrk_scenario=$s
+  [ "$s" = create ] && wrk_scenario=create-legacy
+  rps=$(grep -o ' rps=[0-9.]*' "$LT_RUN_DIR/wrk-$wrk_scenario-$c.out" 2>/dev/null | head -n 1 | cut -d= -f2)
+  rate=$(awk -v r="${rps:-0}" 'BEGIN { printf "%d", r / 2 }')
+  if ((rate < 1)); then
+    lt_log "open loop $s: no wrk rate to halve (wrk-$wrk_scenario-$c.out); skipped"
+    continue
+  fi
+  ids=()
+  if [ "$s" = update ]; then
+    n=$("$BIN/openloop" -orders-for $((rate * $(lt_seconds "$DURATION"))))
+    "$BIN/seed" -orders "$ORDERS_URL" -n "$n" -list-count 0 -out "$LT_RUN_DIR/openloop.ids" >/dev/null 2>&1 ||
+      lt_die "cannot seed $n orders for the open-loop updates"
+    ids=(-ids "$LT_RUN_DIR/openloop.ids")
+  fi
+  settle
+  lt_log "open loop $s: $rate/s (half of wrk's $rps/s at $c connections) for $DURATION"
+  "$BIN/openloop" -orders "$ORDERS_URL" -scenario "$s" -rate "$rate" -duration "$DURATION" "${ids[@]}" \
+    >"$LT_RUN_DIR/openloop-$s.out" 2>&1 || true
+done
+
 if [ "$started_services" = 1 ]; then
   settle
-  c=${CONNS[-1]}
   lt_log "burst: create-legacy at $c connections for $BURST_DURATION, then the drain"
   procs=""
   for i in "${!LT_PIDS[@]}"; do procs+="${LT_NAMES[$i]}=${LT_PIDS[$i]},"; done
@@ -278,6 +305,6 @@ title="make loadtest$([ "$SMOKE" = 1 ] && echo ' (smoke)'), $(date -u '+%Y-%m-%d
 title+=" ${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo '?')}; DURATION=$DURATION CONNECTIONS=\"${CONNS[*]}\""
 title+=" RATES=$RATES x $FRESHNESS_DURATION; target $ORDERS_URL $TRACKING_URL"
 commas() { local IFS=,; echo "$*"; }
-"$BIN/report" -dir "$LT_RUN_DIR" -scenarios "$(commas "${SCENARIOS[@]}")" -conns "$(commas "${CONNS[@]}")" -rates "$RATES" \
+"$BIN/report" -dir "$LT_RUN_DIR" -openloop -scenarios "$(commas "${SCENARIOS[@]}")" -conns "$(commas "${CONNS[@]}")" -rates "$RATES" \
   "${baseline_flag[@]}" "${service_flags[@]}" -p99-max "$P99_MAX" -freshness-p99-max "$FRESHNESS_P99_MAX" \
   -title "$title" | tee "$LT_RUN_DIR/report.txt"

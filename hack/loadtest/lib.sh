@@ -31,7 +31,7 @@ lt_need_wrk() {
 # lt_build_tools DIR builds the harness's Go programs (seed, freshness,
 # report) into DIR; their module is outside go.work.
 lt_build_tools() {
-  (cd "$LT_DIR" && GOWORK=off go build -o "$1/" ./seed ./freshness ./report ./burst ./startup) || lt_die "cannot build $LT_DIR"
+  (cd "$LT_DIR" && GOWORK=off go build -o "$1/" ./seed ./freshness ./report ./burst ./startup ./openloop) || lt_die "cannot build $LT_DIR"
 }
 
 # lt_build_services DIR SERVICE... builds the services as make build does.

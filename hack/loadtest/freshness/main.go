@@ -39,7 +39,7 @@ func run() int {
 	rateList := flag.String("rates", "50,200,1000", "changes per second, one run each, comma-separated")
 	duration := flag.Duration("duration", 10*time.Second, "how long each rate sends changes")
 	within := flag.Duration("within", 5*time.Second, "a change not seen this long after its 2xx is never seen")
-	poll := flag.Duration("poll", 20*time.Millisecond, "interval of the GET /track/{id} polls of an order with a change unseen for less than 4 polls (then a quarter of its age)")
+	poll := flag.Duration("poll", 10*time.Millisecond, "interval of the GET /track/{id} polls of an order with a change unseen for less than 4 polls (then a quarter of its age)")
 	maxInFlight := flag.Int("max-in-flight", 512, "requests in flight at most; a change due beyond it is dropped and counted")
 	flag.Parse()
 	rates, err := parseRates(*rateList)

@@ -9,7 +9,8 @@
 //	report -dir .devenv/loadtest/<run> -conns 16,64 -rates 50,200,1000 -baselines -rss -p99-max 1s
 //
 // The run directory holds wrk-<scenario>-<conns>.out, pgbench-<create|update>-<clients>.out,
-// redis-get.csv, freshness.out, burst.out, startup.out and rss.out.
+// redis-get.csv, openloop-<create|update>.out, freshness.out, burst.out,
+// startup.out and rss.out.
 package main
 
 import (
@@ -32,6 +33,7 @@ func run() int {
 	flag.BoolVar(&exp.baselines, "baselines", false, "pgbench and redis-benchmark ran")
 	flag.BoolVar(&exp.rss, "rss", false, "the services' memory was recorded")
 	flag.BoolVar(&exp.burst, "burst", false, "the create burst ran (burst.out)")
+	flag.BoolVar(&exp.openloop, "openloop", false, "creates and updates ran at a fixed rate (openloop-create.out, openloop-update.out)")
 	flag.BoolVar(&exp.startup, "startup", false, "the services' start-up was timed (startup.out)")
 	flag.DurationVar(&exp.p99Max, "p99-max", 0, "an HTTP scenario's p99 must not exceed this (0: not checked)")
 	flag.DurationVar(&exp.freshnessP99Max, "freshness-p99-max", 0, "a freshness p99 must not exceed this (0: not checked)")
@@ -74,6 +76,7 @@ type expectations struct {
 	conns, rates    []int
 	baselines, rss  bool
 	burst, startup  bool
+	openloop        bool
 	p99Max          time.Duration
 	freshnessP99Max time.Duration
 	maxNeverSeen    int64

@@ -26,31 +26,37 @@ type httpRun struct {
 }
 
 func parseHTTPRun(r results.Record) (httpRun, error) {
+	f := fields{r: r}
 	run := httpRun{scenario: r.Fields["scenario"], codes: r.Fields["codes"]}
-	var errs []error
-	num := func(key string) float64 {
-		v, err := r.Float(key)
-		errs = append(errs, err)
-		return v
-	}
-	count := func(keys ...string) int64 {
-		var n int64
-		for _, k := range keys {
-			v, err := r.Int(k)
-			errs = append(errs, err)
-			n += v
-		}
-		return n
-	}
-	run.conns = int(count("conns"))
-	run.rps, run.p50, run.p99, run.max = num("rps"), num("p50_ms"), num("p99_ms"), num("max_ms")
-	run.requests, run.unexpected, run.exhausted = count("requests"), count("unexpected"), count("exhausted")
-	run.socketErrors = count("connect_errors", "read_errors", "write_errors", "timeouts")
+	run.conns = int(f.int("conns"))
+	run.rps, run.p50, run.p99, run.max = f.num("rps"), f.num("p50_ms"), f.num("p99_ms"), f.num("max_ms")
+	run.requests, run.unexpected, run.exhausted = f.int("requests"), f.int("unexpected"), f.int("exhausted")
+	run.socketErrors = f.int("connect_errors") + f.int("read_errors") + f.int("write_errors") + f.int("timeouts")
 	if run.scenario == "" {
-		errs = append(errs, errors.New("wrk record has no scenario"))
+		f.errs = append(f.errs, errors.New("wrk record has no scenario"))
 	}
-	return run, errors.Join(errs...)
+	return run, f.err()
 }
+
+// fields reads a record's numbers, keeping every error for err.
+type fields struct {
+	r    results.Record
+	errs []error
+}
+
+func (f *fields) int(key string) int64 {
+	v, err := f.r.Int(key)
+	f.errs = append(f.errs, err)
+	return v
+}
+
+func (f *fields) num(key string) float64 {
+	v, err := f.r.Float(key)
+	f.errs = append(f.errs, err)
+	return v
+}
+
+func (f *fields) err() error { return errors.Join(f.errs...) }
 
 // pgbenchRun is what pgbench printed for one script and client count.
 type pgbenchRun struct {
@@ -145,40 +151,23 @@ type freshnessRow struct {
 }
 
 func parseFreshnessRun(r results.Record) (freshnessRun, error) {
-	var errs []error
-	count := func(key string) int64 {
-		v, err := r.Int(key)
-		errs = append(errs, err)
-		return v
-	}
+	f := fields{r: r}
 	run := freshnessRun{
-		rate: int(count("rate")), scheduled: count("scheduled"), sent: count("sent"), ok: count("ok"),
-		errs: count("errors"), dropped: count("dropped"), streams: count("streams"), streamBreaks: count("stream_breaks"),
-		polls: count("polls"), withinMS: count("within_ms"),
+		rate: int(f.int("rate")), scheduled: f.int("scheduled"), sent: f.int("sent"), ok: f.int("ok"),
+		errs: f.int("errors"), dropped: f.int("dropped"), streams: f.int("streams"), streamBreaks: f.int("stream_breaks"),
+		polls: f.int("polls"), withinMS: f.int("within_ms"), achieved: f.num("achieved"),
 	}
-	var err error
-	run.achieved, err = r.Float("achieved")
-	return run, errors.Join(append(errs, err)...)
+	return run, f.err()
 }
 
 func parseFreshnessRow(r results.Record) (rate int, row freshnessRow, err error) {
-	var errs []error
-	count := func(key string) int64 {
-		v, err := r.Int(key)
-		errs = append(errs, err)
-		return v
-	}
-	num := func(key string) float64 {
-		v, err := r.Float(key)
-		errs = append(errs, err)
-		return v
-	}
-	rate = int(count("rate"))
+	f := fields{r: r}
+	rate = int(f.int("rate"))
 	row = freshnessRow{
-		kind: r.Fields["kind"], via: r.Fields["via"], changes: count("changes"), never: count("never_seen"),
-		p50: num("p50_ms"), p99: num("p99_ms"), max: num("max_ms"),
+		kind: r.Fields["kind"], via: r.Fields["via"], changes: f.int("changes"), never: f.int("never_seen"),
+		p50: f.num("p50_ms"), p99: f.num("p99_ms"), max: f.num("max_ms"),
 	}
-	return rate, row, errors.Join(errs...)
+	return rate, row, f.err()
 }
 
 // rss is one service's memory at the end of the run.
@@ -193,6 +182,25 @@ func parseRSS(r results.Record) (rss, error) {
 	return rss{service: r.Fields["service"], hwmKB: hwm, rssKB: cur}, errors.Join(err1, err2)
 }
 
+// openloopRun is hack/loadtest/openloop's result.
+type openloopRun struct {
+	scenario               string
+	rate                   int
+	due, ok, errs, dropped int64
+	starved                int64
+	p50, p99, max          float64 // milliseconds
+}
+
+func parseOpenloop(r results.Record) (openloopRun, error) {
+	f := fields{r: r}
+	run := openloopRun{
+		scenario: r.Fields["scenario"], rate: int(f.int("rate")), due: f.int("due"), ok: f.int("ok"),
+		errs: f.int("errors"), dropped: f.int("dropped"), starved: f.int("starved"),
+		p50: f.num("p50_ms"), p99: f.num("p99_ms"), max: f.num("max_ms"),
+	}
+	return run, f.err()
+}
+
 // burstRun is hack/loadtest/burst's result.
 type burstRun struct {
 	creates      int64
@@ -205,26 +213,19 @@ type burstRun struct {
 }
 
 func parseBurst(r results.Record) (burstRun, error) {
-	var errs []error
-	num := func(key string) float64 {
-		v, err := r.Float(key)
-		errs = append(errs, err)
-		return v
-	}
-	creates, err := r.Int("creates")
-	errs = append(errs, err)
-	b := burstRun{creates: creates, loadMS: num("load_ms"), drainMS: num("drain_ms"), cpuMS: num("cpu_ms"), perCPUSecond: num("creates_per_cpu_s")}
+	f := fields{r: r}
+	b := burstRun{creates: f.int("creates"), loadMS: f.num("load_ms"), drainMS: f.num("drain_ms"), cpuMS: f.num("cpu_ms"), perCPUSecond: f.num("creates_per_cpu_s")}
 	switch r.Fields["drained"] {
 	case "true":
 		b.drained = true
 	case "false":
 	default:
-		errs = append(errs, fmt.Errorf("drained=%q, want true or false", r.Fields["drained"]))
+		f.errs = append(f.errs, fmt.Errorf("drained=%q, want true or false", r.Fields["drained"]))
 	}
-	if creates <= 0 || b.loadMS <= 0 {
-		errs = append(errs, errors.New("burst record without creates or duration"))
+	if b.creates <= 0 || b.loadMS <= 0 {
+		f.errs = append(f.errs, errors.New("burst record without creates or duration"))
 	}
-	return b, errors.Join(errs...)
+	return b, f.err()
 }
 
 // processCPU is the CPU one process tree used during the burst.

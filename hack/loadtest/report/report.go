@@ -31,6 +31,7 @@ type report struct {
 	rss       []rss
 	burst     *burstRun
 	startup   []startup
+	openloop  []openloopRun
 	problems  []string
 }
 
@@ -81,6 +82,31 @@ func load(dir string, exp expectations) *report {
 	if len(exp.rates) > 0 {
 		if out, ok := read("freshness.out"); ok {
 			rep.loadFreshness(out, exp.rates)
+		}
+	}
+	if exp.openloop {
+		for _, sc := range []string{"create", "update"} {
+			name := "openloop-" + sc + ".out"
+			out, ok := read(name)
+			if !ok {
+				continue
+			}
+			found := false
+			for _, r := range records(out) {
+				if r.Tag != "openloop" {
+					continue
+				}
+				run, err := parseOpenloop(r)
+				if err != nil {
+					rep.problems = append(rep.problems, fmt.Sprintf("%s: %v", name, err))
+				} else {
+					rep.openloop = append(rep.openloop, run)
+				}
+				found = true
+			}
+			if !found {
+				rep.problems = append(rep.problems, name+": no @loadtest openloop record (the file has its output)")
+			}
 		}
 	}
 	if exp.burst {
@@ -280,6 +306,15 @@ func (rep *report) print(w io.Writer, exp expectations) {
 		tw.Flush()
 	}
 
+	if len(rep.openloop) > 0 {
+		fmt.Fprintln(w, "\nFixed rate (open loop, half the rate wrk reached at the largest connection count; ms from when each request was due)")
+		fmt.Fprintln(tw, "scenario\trate/s\tdue\tanswered\terrors\tdropped\tp50 ms\tp99 ms\tmax ms\t")
+		for _, r := range rep.openloop {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t\n", r.scenario, r.rate, r.due, r.ok, r.errs, r.dropped, r.p50, r.p99, r.max)
+		}
+		tw.Flush()
+	}
+
 	if b := rep.burst; b != nil {
 		fmt.Fprintln(w, "\nWhole system: a saturated create burst, then the drain (CPU of every process but the load generator, from the burst's start until both consumers took every event)")
 		fmt.Fprintln(tw, "creates	burst s	creates/s	drain s	CPU s	creates per CPU-second	")
@@ -346,6 +381,14 @@ func (rep *report) check(exp expectations) []string {
 			if run, ok := rep.pgbench[runKey{tx, c}]; ok && run.failed > 0 {
 				out = append(out, fmt.Sprintf("pgbench %s at %d clients: %d failed transactions", tx, c, run.failed))
 			}
+		}
+	}
+	for _, r := range rep.openloop {
+		if r.errs > 0 {
+			out = append(out, fmt.Sprintf("open loop %s at %d/s: %d requests failed", r.scenario, r.rate, r.errs))
+		}
+		if r.starved > 0 {
+			out = append(out, fmt.Sprintf("open loop %s at %d/s: %d moves found no order ready (seed more)", r.scenario, r.rate, r.starved))
 		}
 	}
 	if b := rep.burst; b != nil && !b.drained {

@@ -14,7 +14,7 @@ import (
 // records as those tools wrote them).
 var smokeRun = expectations{
 	scenarios: []string{"create-legacy", "create-v1", "update", "fetch", "list", "track"},
-	conns:     []int{2}, rates: []int{20}, baselines: true, rss: true, burst: true, startup: true,
+	conns:     []int{2}, rates: []int{20}, baselines: true, rss: true, burst: true, startup: true, openloop: true,
 }
 
 // runDir copies testdata/run into a temporary directory, with edit applied
@@ -78,7 +78,7 @@ func TestReportOfARealRun(t *testing.T) {
 	for _, want := range []string{
 		"create-legacy", "pgbench create, 2 clients: 10348 tps", "redis GET, 16 clients: 75758/s",
 		"update  sse", "never = not within 30000ms", "orders-service", "pgbench  update transaction",
-		"creates per CPU-second", "623", "postgres    0.6    27%", "tracking-service      25.7",
+		"creates per CPU-second", "Fixed rate (open loop", "623", "postgres    0.6    27%", "tracking-service      25.7",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("got report\n%s\nwant it to contain %q", out.String(), want)
@@ -149,6 +149,16 @@ func TestReportFailures(t *testing.T) {
 			name: "pgbench transactions failed",
 			edit: replaceIn("pgbench-create-2.out", "failed transactions: 0", "failed transactions: 7"),
 			want: "pgbench create at 2 clients: 7 failed transactions",
+		},
+		{
+			name: "open-loop requests failed",
+			edit: replaceIn("openloop-update.out", "errors=0", "errors=4"),
+			want: "open loop update at 855/s: 4 requests failed",
+		},
+		{
+			name: "open-loop run missing",
+			edit: fileIs("openloop-create.out", ""),
+			want: "openloop-create.out: missing",
 		},
 		{
 			name: "the burst's events not all consumed",

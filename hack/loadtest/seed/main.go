@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -48,7 +47,7 @@ func run() int {
 
 	c := &orderapi.Client{Orders: *ordersURL, HTTP: orderapi.NewHTTPClient(*concurrency, 10*time.Second)}
 	start := time.Now()
-	ids, err := create(ctx, c, *n, *concurrency, func(i int) string {
+	ids, err := c.CreateMany(ctx, *n, *concurrency, func(i int) string {
 		if i < *listCount {
 			return *listCustomer
 		}
@@ -70,40 +69,4 @@ func run() int {
 	fmt.Fprintf(os.Stderr, "seed: %d orders created in %s (ids %d-%d)\n",
 		len(ids), time.Since(start).Round(time.Millisecond), ids[0], ids[len(ids)-1])
 	return 0
-}
-
-// create makes n orders with concurrency workers, the i-th for customer(i),
-// and returns their ids; the first error stops every worker.
-func create(ctx context.Context, c *orderapi.Client, n, concurrency int, customer func(int) string) ([]int64, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	ids := make([]int64, n)
-	var wg sync.WaitGroup
-	for range concurrency {
-		wg.Go(func() {
-			for i := range next {
-				id, err := c.Create(ctx, customer(i), "Laptop")
-				if err != nil {
-					cancel(err)
-					return
-				}
-				ids[i] = id // each i is written by one worker only
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("cannot create %d orders: %w", n, context.Cause(ctx))
-	}
-	return ids, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -127,4 +128,41 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, want int
 func statusError(req *http.Request, resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return &StatusError{Method: req.Method, URL: req.URL.String(), Code: resp.StatusCode, Body: string(b)}
+}
+
+// CreateMany makes n orders with concurrency workers, the i-th for
+// customer(i), and returns their ids in that order; the first error stops
+// every worker.
+func (c *Client) CreateMany(ctx context.Context, n, concurrency int, customer func(int) string) ([]int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	ids := make([]int64, n)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for i := range next {
+				id, err := c.Create(ctx, customer(i), "Laptop")
+				if err != nil {
+					cancel(err)
+					return
+				}
+				ids[i] = id // each i is written by one worker only
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("cannot create %d orders: %w", n, context.Cause(ctx))
+	}
+	return ids, nil
 }
