@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"golang.org/x/sync/errgroup"
 
@@ -98,22 +99,42 @@ var spec = service.Spec[Config]{
 
 func main() { service.Main(spec) }
 
-func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	client := redis.NewClient(cfg.Redis)
-	defer client.Close()
-	// Commands are spans only inside a trace (a request, a message): the
-	// consumer's gate, readiness probes and the pub/sub watch would
-	// otherwise make a root trace per PING. Arguments hold order data, so
-	// the statement is left out.
-	// Only when spans are recorded at all (see tracing.Enabled).
+// newRedisClient returns a client for cfg's server; its commands are spans
+// only inside a trace (a request, a message): the consumer's gate,
+// readiness probes and the pub/sub watch would otherwise make a root trace
+// per PING. Arguments hold order data, so the statement is left out. Only
+// when spans are recorded at all (see tracing.Enabled).
+func newRedisClient(cfg redis.Config) (*goredis.Client, error) {
+	client := redis.NewClient(cfg)
 	if tracing.Enabled() {
 		if err := redisotel.InstrumentTracing(client,
 			redisotel.WithTracerProvider(tracing.ChildSpansOnly(otel.GetTracerProvider())),
 			redisotel.WithDBStatement(false)); err != nil {
-			return fmt.Errorf("cannot trace redis: %w", err)
+			client.Close()
+			return nil, fmt.Errorf("cannot trace redis: %w", err)
 		}
 	}
-	store := redis.NewStore(client, redis.StoreOptions{KeyPrefix: cfg.Redis.KeyPrefix, TTL: cfg.TTL, Logger: logger})
+	return client, nil
+}
+
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	// Two clients, so two connection pools: the events' writes get one of
+	// their own, and readers (GET /track, streams starting, read-through
+	// fills) cannot starve them. Under an overload of readers the shared
+	// pool's queue held the consumer's every write for seconds, and every
+	// change reached tracking that late.
+	readers, err := newRedisClient(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer readers.Close()
+	writers, err := newRedisClient(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer writers.Close()
+	opts := redis.StoreOptions{KeyPrefix: cfg.Redis.KeyPrefix, TTL: cfg.TTL, Logger: logger}
+	store, eventStore := redis.NewStore(readers, opts), redis.NewStore(writers, opts)
 	source, err := orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout)
 	if err != nil {
 		return err
@@ -132,14 +153,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	srv.AddReadinessCheck("redis", store.Ping)
 	api.Register(srv.Router(), logger, svc, changes, api.Options{Heartbeat: cfg.SSEHeartbeat})
 
-	proj, err := projector.New(svc, reg)
+	// The events never fill from orders-service: they are the source.
+	proj, err := projector.New(tracking.NewService(eventStore, source), reg)
 	if err != nil {
 		return err
 	}
 	// The gate pauses consumption while Redis is down, instead of spending
 	// each event's retry budget and dead-lettering events that are fine.
 	consumer, err := kafka.NewConsumer(cfg.Kafka, proj.Handle, logger,
-		kafka.ConsumerOptions{Gate: store.Ping, Registerer: reg})
+		kafka.ConsumerOptions{Gate: eventStore.Ping, Registerer: reg})
 	if err != nil {
 		return err
 	}
