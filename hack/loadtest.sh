@@ -265,7 +265,7 @@ if [ "$started_services" = 1 ]; then
     procs+="${infra%%=*}=$pid,"
   done
   lt_wrk_argv create-legacy "$c" "$BURST_DURATION" "$ORDERS_URL" - "ids_out=$LT_RUN_DIR/burst.ids"
-  "$BIN/burst" -orders "$ORDERS_URL" -tracking "$TRACKING_URL" -notification "$NOTIFICATION_URL" \
+  "$BIN/burst" -tracking "$TRACKING_URL" -notification "$NOTIFICATION_URL" \
     -ids "$LT_RUN_DIR/burst.ids" -procs "${procs%,}" -load-out "$LT_RUN_DIR/wrk-burst.out" -timeout "${SETTLE_TIMEOUT}s" \
     -- "${LT_WRK_ARGV[@]}" >"$LT_RUN_DIR/burst.out" 2>&1 || true
 fi
