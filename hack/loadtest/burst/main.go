@@ -16,7 +16,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -29,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/order-tracking/platform/hack/loadtest/internal/orderapi"
 	"github.com/order-tracking/platform/hack/loadtest/internal/procstat"
 	"github.com/order-tracking/platform/hack/loadtest/internal/results"
 )
@@ -80,7 +80,8 @@ func run() int {
 		return 1
 	}
 	loadEnd := time.Now()
-	created, err := countLines(*idsFile)
+	ids, err := orderapi.ReadIDs(*idsFile)
+	created := len(ids)
 	if err != nil || created == 0 {
 		fmt.Fprintf(os.Stderr, "burst: no created orders in %s (%v)\n", *idsFile, err)
 		return 1
@@ -173,21 +174,6 @@ func runLoad(args []string, out string) error {
 		cmd.Stdout, cmd.Stderr = f, f
 	}
 	return cmd.Run()
-}
-
-func countLines(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) != "" {
-			n++
-		}
-	}
-	return n, sc.Err()
 }
 
 // delta is the least progress of the counters since before.

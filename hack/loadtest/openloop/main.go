@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,7 +45,7 @@ func run() int {
 	ordersFor := flag.Int("orders-for", 0, "print how many orders -ids must hold for this many moves, and exit")
 	flag.Parse()
 	if *ordersFor > 0 {
-		fmt.Println(Orders(*ordersFor))
+		fmt.Println(ordersNeeded(*ordersFor))
 		return 0
 	}
 	if *rate < 1 || *duration <= 0 || (*scenario != "create" && *scenario != "update") {
@@ -68,9 +67,9 @@ func run() int {
 			}, true
 		}
 	case "update":
-		ids, err := readIDs(*idsFile)
-		if err != nil || len(ids) < Orders(n) {
-			fmt.Fprintf(os.Stderr, "openloop: -ids must hold at least %d PENDING orders for %d moves (%d read; %v)\n", Orders(n), n, len(ids), err)
+		ids, err := orderapi.ReadIDs(*idsFile)
+		if err != nil || len(ids) < ordersNeeded(n) {
+			fmt.Fprintf(os.Stderr, "openloop: -ids must hold at least %d PENDING orders for %d moves (%d read; %v)\n", ordersNeeded(n), n, len(ids), err)
 			return 2
 		}
 		next = newMover(c, ids).next
@@ -150,26 +149,10 @@ func send(ctx context.Context, n, rate, maxInFlight int, next func(context.Conte
 	return r
 }
 
-// Orders is how many PENDING orders n moves need: every order takes
+// ordersNeeded is how many PENDING orders n moves need: every order takes
 // len(Forward) moves, and a third more than that keeps the ready queue from
 // running dry while earlier moves are in flight.
-func Orders(n int) int { return n/len(orderapi.Forward) + n/3 + 1 }
-
-func readIDs(path string) ([]int64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for _, f := range strings.Fields(string(b)) {
-		id, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
+func ordersNeeded(n int) int { return n/len(orderapi.Forward) + n/3 + 1 }
 
 // mover hands out the next forward move of orders whose previous move was
 // answered.

@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -163,6 +165,24 @@ feed:
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("cannot create %d orders: %w", n, context.Cause(ctx))
+	}
+	return ids, nil
+}
+
+// ReadIDs reads a file of order ids, one per line, as seed and the wrk
+// create scenarios write them.
+func ReadIDs(path string) ([]int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, f := range strings.Fields(string(b)) {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		ids = append(ids, id)
 	}
 	return ids, nil
 }

@@ -123,7 +123,6 @@ func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send f
 	sendErr := send(ctx, n)
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
-	b = &pgx.Batch{}
 	if sendErr != nil {
 		// Step 4, failed: recorded for operators, and the row stays
 		// 'pending', so the redelivered event tries again (or, for
@@ -134,11 +133,9 @@ func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send f
 		if len(msg) > maxErrorLen {
 			msg = msg[:maxErrorLen]
 		}
-		b.Queue(`UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
+		if err := execAndCommit(rctx, conn, `UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
 			 WHERE event_id = $1 AND channel = $2`,
-			n.EventID, n.Channel, msg)
-		b.Queue("COMMIT")
-		if err := conn.SendBatch(rctx, b).Close(); err != nil {
+			n.EventID, n.Channel, msg); err != nil {
 			err = fmt.Errorf("cannot record the failed attempt: %w", err)
 			return 0, fmt.Errorf("cannot send %s: %w", n.Channel, errors.Join(sendErr, err))
 		}
@@ -148,17 +145,24 @@ func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send f
 	// Step 4, sent. The text is what was actually sent: it differs from
 	// the row's if the templates changed since an earlier failed attempt.
 	// clock_timestamp, not now(): now() is when the transaction began,
-	// before the send. If the update fails, PostgreSQL skips the COMMIT
-	// queued behind it and the deferred rollback ends the transaction.
-	b.Queue(`UPDATE notification_deliveries
+	// before the send.
+	if err := execAndCommit(rctx, conn, `UPDATE notification_deliveries
 		 SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL, recipient = $3, text = $4
 		 WHERE event_id = $1 AND channel = $2`,
-		n.EventID, n.Channel, n.Recipient, n.Text)
-	b.Queue("COMMIT")
-	if err := conn.SendBatch(rctx, b).Close(); err != nil {
+		n.EventID, n.Channel, n.Recipient, n.Text); err != nil {
 		return 0, fmt.Errorf("%s sent but not recorded, a redelivery will send it again: %w", n.Channel, err)
 	}
 	return notify.Sent, nil
+}
+
+// execAndCommit runs sql and the COMMIT of conn's open transaction in one
+// round trip. If sql fails, PostgreSQL skips the COMMIT queued behind it,
+// and the caller's rollback ends the transaction.
+func execAndCommit(ctx context.Context, conn *pgxpool.Conn, sql string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	b.Queue("COMMIT")
+	return conn.SendBatch(ctx, b).Close()
 }
 
 // List implements notify.DeliveryLog. Newest first means latest claimed:

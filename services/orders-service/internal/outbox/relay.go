@@ -286,7 +286,6 @@ func (r *Relay) pass(ctx context.Context, conn *pgx.Conn) (caughtUp bool, err er
 		}
 	}()
 	var after int64 // the last id in flight
-	var rows int64  // rows in flight
 	late := false   // a row below after committed late: end the pass
 	for {
 		if !caughtUp && !late && len(inFlight) < r.cfg.InFlight {
@@ -294,7 +293,7 @@ func (r *Relay) pass(ctx context.Context, conn *pgx.Conn) (caughtUp bool, err er
 			if err != nil {
 				return false, err
 			}
-			if below > rows {
+			if below > rowsOf(inFlight) {
 				late = true
 				continue
 			}
@@ -302,7 +301,6 @@ func (r *Relay) pass(ctx context.Context, conn *pgx.Conn) (caughtUp bool, err er
 			if len(batch) > 0 {
 				inFlight = append(inFlight, r.send(ctx, batch))
 				after = batch[len(batch)-1].id
-				rows += int64(len(batch))
 			}
 			continue
 		}
@@ -311,11 +309,18 @@ func (r *Relay) pass(ctx context.Context, conn *pgx.Conn) (caughtUp bool, err er
 		}
 		f := inFlight[0]
 		inFlight = inFlight[1:]
-		rows -= int64(len(f.ids))
 		if err := r.settle(ctx, conn, f); err != nil {
 			return false, err
 		}
 	}
+}
+
+// rowsOf is how many rows the flights carry.
+func rowsOf(fs []*flight) (n int64) {
+	for _, f := range fs {
+		n += int64(len(f.ids))
+	}
+	return n
 }
 
 // read returns the oldest rows whose id is above after, at most BatchSize,
