@@ -42,6 +42,25 @@ const (
 // message: the handler's calls and log lines join the message's trace.
 type Handler func(ctx context.Context, m Message) error
 
+// BatchHandler handles several messages in one call, for handlers whose
+// cost per message is mostly a round trip that several messages can share
+// (one Redis pipeline, one database transaction). ms are consecutive
+// messages as consumed, in order within each partition, at most 64;
+// ctxs[i] is ms[i]'s context, carrying its consumer span as a Handler's
+// ctx does (not cancelled when the consumer stops). It handles them in
+// order and returns how many of them, from the first, are done. When that
+// is fewer than len(ms), err says why ms[done] failed; that message then
+// goes through the Handler's path (retries, gate, dead-letter), counting
+// this failure as its first attempt, and the messages after it come back
+// in a later call. Those after the failed one must therefore be left
+// undone, or be safe to handle again, which idempotent handlers are.
+type BatchHandler func(ctxs []context.Context, ms []Message) (done int, err error)
+
+// maxBatch caps the messages handed to a BatchHandler at once. Past a few
+// dozen the shared round trip is already paid for; the cap bounds the work
+// a crash can make a handler redo, and what a batch holds in memory.
+const maxBatch = 64
+
 // ConsumerOptions are a Consumer's optional collaborators.
 type ConsumerOptions struct {
 	// Gate, if set, says whether the handler's dependency (e.g. Redis) is
@@ -55,6 +74,12 @@ type ConsumerOptions struct {
 	// in hand. If it passes, the failure is retried, with backoff, within
 	// the budget. Each call gets a context with a 5s timeout.
 	Gate func(ctx context.Context) error
+	// Batch, if set, handles the messages that are already fetched when
+	// the loop takes one, up to maxBatch at a time, instead of the Handler
+	// one by one; the Handler is still called for a message the batch
+	// failed on, and for its retries. A message that waits alone costs no
+	// more than with the Handler: gathering never waits for more.
+	Batch BatchHandler
 	// Registerer receives the consumer's metrics; nil: no metrics.
 	Registerer prometheus.Registerer
 }
@@ -68,6 +93,7 @@ type ConsumerOptions struct {
 type Consumer struct {
 	cfg     ConsumerConfig
 	handler Handler
+	batch   BatchHandler
 	gate    func(context.Context) error
 	logger  *slog.Logger
 	metrics *consumerMetrics
@@ -87,12 +113,17 @@ type Consumer struct {
 	// librdkafka calls the rebalance callback from inside Poll and Close,
 	// on that goroutine. So it needs no lock.
 
-	// inHand is the message being handled, nil between messages.
-	inHand *ckafka.Message
-	// inHandRevoked says inHand's partition was revoked while consumption
-	// was on hold: another member now owns it, so the message must be
-	// dropped without storing its offset.
-	inHandRevoked bool
+	// inHand is the message going through the Handler's path; its km is
+	// nil between such messages.
+	inHand taken
+	// epoch counts, per partition, the revocations of that partition: a
+	// message taken in an earlier epoch belongs to a partition that was
+	// revoked since (during a hold, or while a batch was gathered), which
+	// another member may now own, so it must be dropped without storing
+	// its offset.
+	epoch map[int32]uint64
+	// gathered is gather's buffer, reused from one round to the next.
+	gathered []taken
 	// paused says the assigned partitions are paused (see hold).
 	paused bool
 	// next is, per partition, the offset after the last message taken for
@@ -169,6 +200,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 	return &Consumer{
 		cfg:     cfg,
 		handler: h,
+		batch:   opts.Batch,
 		gate:    opts.Gate,
 		logger:  logger,
 		metrics: metrics,
@@ -177,6 +209,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		tel:     newTelemetry(),
 		next:    map[int32]int64{},
 		rewind:  map[int32]int64{},
+		epoch:   map[int32]uint64{},
 	}, nil
 }
 
@@ -206,8 +239,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	c.logger.Info("kafka consumer started", "dead_letter_topic", c.cfg.DeadLetterTopic, "retry_budget", c.cfg.RetryBudget)
 	for ctx.Err() == nil && c.fatal == nil {
-		if km := c.poll(); km != nil {
-			c.take(ctx, km)
+		if c.batch != nil {
+			c.handleBatch(ctx, c.gather(maxBatch))
+			continue
+		}
+		for _, t := range c.gather(1) {
+			c.process(ctx, t, toMessage(t.km), nil)
 		}
 	}
 	err := c.stop()
@@ -271,11 +308,11 @@ func (c *Consumer) stop() error {
 	return errors.Join(errs...)
 }
 
-// poll waits up to pollTimeout for the next event and returns it if it is
-// a message. Rebalances are handled by c.rebalance from inside Poll.
-func (c *Consumer) poll() *ckafka.Message {
+// poll waits up to timeout for the next event and returns it if it is a
+// message. Rebalances are handled by c.rebalance from inside Poll.
+func (c *Consumer) poll(timeout time.Duration) *ckafka.Message {
 	c.refreshLag()
-	switch e := c.kc.Poll(int(pollTimeout / time.Millisecond)).(type) {
+	switch e := c.kc.Poll(int(timeout / time.Millisecond)).(type) {
 	case *ckafka.Message:
 		if e.TopicPartition.Error != nil {
 			c.logger.Warn("kafka consumer got a failed message", "error", e.TopicPartition.Error)
@@ -295,28 +332,74 @@ func (c *Consumer) poll() *ckafka.Message {
 	return nil
 }
 
-// take handles one message fetched by poll.
-func (c *Consumer) take(ctx context.Context, km *ckafka.Message) {
-	c.next[km.TopicPartition.Partition] = int64(km.TopicPartition.Offset) + 1
-	c.inHand, c.inHandRevoked = km, false
-	defer func() { c.inHand, c.inHandRevoked = nil, false }()
-	c.metrics.consumed.WithLabelValues(c.cfg.Topic).Inc()
-	c.process(ctx, km, toMessage(km))
+// taken is a message taken for handling, with its partition's epoch then.
+type taken struct {
+	km    *ckafka.Message
+	epoch uint64
 }
 
-// process runs the handler on m until it succeeds, fails permanently or
-// runs out of retry budget, as decide rules, and stores m's offset once m
-// is done with (handled, or its dead-letter copy acknowledged). It
-// returns without storing when ctx ends between attempts or m's partition
-// is revoked during a hold: m is then redelivered, here or elsewhere.
-func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
+// gather waits up to pollTimeout for a message, then adds those already
+// fetched, without waiting, up to limit in all. Each is taken: the
+// partition's next offset moves past it (see hold) and it counts as
+// consumed. The slice is valid until the next call.
+func (c *Consumer) gather(limit int) []taken {
+	batch := c.gathered[:0]
+	for km := c.poll(pollTimeout); km != nil; km = c.poll(0) {
+		p := km.TopicPartition.Partition
+		c.next[p] = int64(km.TopicPartition.Offset) + 1
+		batch = append(batch, taken{km: km, epoch: c.epoch[p]})
+		if len(batch) == limit || c.fatal != nil {
+			break
+		}
+	}
+	if len(batch) > 0 {
+		c.metrics.consumed.WithLabelValues(c.cfg.Topic).Add(float64(len(batch)))
+	}
+	c.gathered = batch
+	return batch
+}
+
+// revoked reports whether t's partition was revoked since t was taken.
+func (c *Consumer) revoked(t taken) bool {
+	if t.km == nil {
+		return false
+	}
+	return c.epoch[t.km.TopicPartition.Partition] != t.epoch
+}
+
+// attempt is a failed first attempt made in a batch, handed on to process
+// with the message's span.
+type attempt struct {
+	ctx  context.Context
+	span trace.Span
+	err  error
+}
+
+// process runs the handler on m (t's message) until it succeeds, fails
+// permanently or runs out of retry budget, as decide rules, and stores
+// m's offset once m is done with (handled, or its dead-letter copy
+// acknowledged). It returns without storing when ctx ends between
+// attempts or m's partition is revoked during a hold: m is then
+// redelivered, here or elsewhere. first, if not nil, is m's first
+// attempt, made and failed in a batch.
+func (c *Consumer) process(ctx context.Context, t taken, m Message, first *attempt) {
+	c.inHand = t
+	defer func() { c.inHand = taken{} }()
 	// c.logger already carries the topic.
 	log := c.logger.With("partition", m.Partition, "offset", m.Offset)
 	// The handler's context does not end with ctx: on shutdown the message
 	// in hand is finished rather than cut off half-way. It carries the
 	// message's consumer span, which covers every attempt and the
 	// dead-lettering.
-	hctx, span := c.tel.startProcess(context.WithoutCancel(ctx), c.cfg.GroupID, m)
+	var (
+		hctx context.Context
+		span trace.Span
+	)
+	if first != nil {
+		hctx, span = first.ctx, first.span
+	} else {
+		hctx, span = c.tel.startProcess(context.WithoutCancel(ctx), c.cfg.GroupID, m)
+	}
 	defer span.End()
 	// ctx with the span in it: it still ends with the consumer, and the
 	// dead-letter publish made under it is a child of the span.
@@ -340,10 +423,14 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 		// path the gate costs nothing. It is asked only below, once an
 		// attempt failed.
 		attemptStart := time.Now()
-		err = c.call(hctx, m)
+		if attempts == 1 && first != nil {
+			err = first.err
+		} else {
+			err = c.call(hctx, m)
+		}
 		if err == nil {
 			c.metrics.handled.WithLabelValues(c.cfg.Topic).Inc()
-			c.store(km, log)
+			c.store(t, log)
 			return
 		}
 		span.RecordError(err, trace.WithAttributes(attribute.Int("attempt", attempts)))
@@ -359,7 +446,7 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 			c.metrics.failed.WithLabelValues(c.cfg.Topic, "permanent").Inc()
 			log.WarnContext(hctx, "kafka message cannot be handled, dead-lettering it", "error", err, "attempt", attempts)
 			span.SetStatus(codes.Error, "dead-lettered ("+reasonPermanent+"): "+err.Error())
-			c.deadLetter(sctx, km, m, err, attempts, reasonPermanent, log)
+			c.deadLetter(sctx, t, m, err, attempts, reasonPermanent, log)
 			return
 		}
 		c.metrics.failed.WithLabelValues(c.cfg.Topic, "transient").Inc()
@@ -385,7 +472,7 @@ func (c *Consumer) process(ctx context.Context, km *ckafka.Message, m Message) {
 		case deadLetter:
 			log.WarnContext(hctx, "kafka message retry budget exhausted, dead-lettering it", "error", err, "attempt", attempts, "spent", spent)
 			span.SetStatus(codes.Error, "dead-lettered ("+reasonExhausted+"): "+err.Error())
-			c.deadLetter(sctx, km, m, err, attempts, reasonExhausted, log)
+			c.deadLetter(sctx, t, m, err, attempts, reasonExhausted, log)
 			return
 		default:
 			log.InfoContext(hctx, "kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", d.backoff)
@@ -417,18 +504,18 @@ func (c *Consumer) call(ctx context.Context, m Message) (err error) {
 	return c.handler(ctx, m)
 }
 
-// store stores km's offset for the next commit. Callers call it only once
-// km is done with (handled, or its dead-letter copy acknowledged): storing
-// is what lets the group move past km, so storing any earlier could lose
+// store stores t's offset for the next commit. Callers call it only once
+// t is done with (handled, or its dead-letter copy acknowledged): storing
+// is what lets the group move past t, so storing any earlier could lose
 // it if the process died in between.
-func (c *Consumer) store(km *ckafka.Message, log *slog.Logger) {
-	if c.inHandRevoked {
+func (c *Consumer) store(t taken, log *slog.Logger) {
+	if c.revoked(t) {
 		// The partition's new owner starts from the last commit and handles
-		// km again; storing would fail anyway.
+		// the message again; storing would fail anyway.
 		log.Info("partition revoked while the message was in hand, offset not stored")
 		return
 	}
-	if _, err := c.kc.StoreMessage(km); err != nil {
+	if _, err := c.kc.StoreMessage(t.km); err != nil {
 		log.Warn("cannot store kafka offset, message will be redelivered", "error", err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
-
-	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 const (
@@ -56,12 +54,12 @@ func newDeadLetterProducer(cfg ConsumerConfig, logger *slog.Logger) (*Producer, 
 }
 
 // deadLetter publishes m to the dead-letter topic and, once the broker has
-// acknowledged it, stores km's offset. A failed publish is retried, with
+// acknowledged it, stores t's offset. A failed publish is retried, with
 // consumption on hold meanwhile, until it succeeds or the message must be
 // abandoned: the message is neither stored nor skipped before its copy is
 // safe. ctx carries m's consumer span, which the copy's trace context
 // names instead of the original producer's.
-func (c *Consumer) deadLetter(ctx context.Context, km *ckafka.Message, m Message, cause error, attempts int, reason string, log *slog.Logger) {
+func (c *Consumer) deadLetter(ctx context.Context, t taken, m Message, cause error, attempts int, reason string, log *slog.Logger) {
 	dm := c.deadLetterMessage(m, cause, attempts, reason, time.Now())
 	c.tel.inject(ctx, &dm.Headers)
 	for failures := 1; ; failures++ {
@@ -73,7 +71,7 @@ func (c *Consumer) deadLetter(ctx context.Context, km *ckafka.Message, m Message
 			log.WarnContext(ctx, "kafka message dead-lettered", "dead_letter_topic", c.cfg.DeadLetterTopic, "reason", reason, "attempts", attempts)
 			// Only now, with the copy acknowledged, may the group move past
 			// the original.
-			c.store(km, log)
+			c.store(t, log)
 			return
 		}
 		log.ErrorContext(ctx, "cannot publish to the dead-letter topic, retrying", "dead_letter_topic", c.cfg.DeadLetterTopic, "error", err)

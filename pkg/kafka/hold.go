@@ -58,11 +58,11 @@ func (c *Consumer) hold(ctx context.Context, ready func() bool) bool {
 		case <-check.C:
 			if ready() {
 				c.resume()
-				return !c.inHandRevoked
+				return !c.revoked(c.inHand)
 			}
 		default:
 		}
-		if km := c.poll(); km != nil {
+		if km := c.poll(pollTimeout); km != nil {
 			// A message fetched before the pause took effect, or for a
 			// partition assigned during it. Handling it now would overtake
 			// the message in hand, and dropping it would lose it: remember

@@ -52,9 +52,7 @@ func (c *Consumer) rebalance(kc *ckafka.Consumer, ev ckafka.Event) error {
 			delete(c.next, tp.Partition)
 			delete(c.rewind, tp.Partition)
 			c.metrics.lag.DeleteLabelValues(c.cfg.Topic, partitionLabel(tp.Partition))
-			if c.inHand != nil && c.inHand.TopicPartition.Partition == tp.Partition {
-				c.inHandRevoked = true
-			}
+			c.epoch[tp.Partition]++
 		}
 		var err error
 		if cooperative {
