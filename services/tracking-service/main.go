@@ -160,8 +160,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	// The gate pauses consumption while Redis is down, instead of spending
 	// each event's retry budget and dead-lettering events that are fine.
+	// Events already fetched are applied in one pipeline.
 	consumer, err := kafka.NewConsumer(cfg.Kafka, proj.Handle, logger,
-		kafka.ConsumerOptions{Gate: eventStore.Ping, Registerer: reg})
+		kafka.ConsumerOptions{Gate: eventStore.Ping, Batch: proj.HandleBatch, Registerer: reg})
 	if err != nil {
 		return err
 	}

@@ -73,17 +73,57 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	return p.Apply(ctx, e)
 }
 
+// HandleBatch implements kafka.BatchHandler: the records are decoded, and
+// the events up to the first that does not decode are applied in one
+// round trip to Redis. That round trip runs under the first record's
+// context, so its span joins the first record's trace. Errors are those
+// Handle would return for the record that failed.
+func (p *Projector) HandleBatch(ctxs []context.Context, ms []kafka.Message) (int, error) {
+	es := make([]events.Event, 0, len(ms))
+	var decodeErr error
+	for _, m := range ms {
+		e, err := kafka.DecodeEvent(m)
+		if err != nil {
+			decodeErr = err
+			break
+		}
+		es = append(es, e)
+	}
+	if len(es) > 0 {
+		ctx, cancel := context.WithTimeout(ctxs[0], applyTimeout)
+		defer cancel()
+		applied, err := p.svc.ApplyAll(ctx, es)
+		for i, a := range applied {
+			p.count(es[i], a)
+		}
+		if err != nil {
+			e := es[len(applied)]
+			return len(applied), applyError(e, err)
+		}
+	}
+	return len(es), decodeErr
+}
+
 // Apply applies one decoded event.
 func (p *Projector) Apply(ctx context.Context, e events.Event) error {
 	applied, err := p.svc.Apply(ctx, e)
 	if err != nil {
-		return fmt.Errorf("cannot apply event %s (order %d version %d): %w", e.ID, e.OrderID, e.Version, err)
+		return applyError(e, err)
 	}
+	p.count(e, applied)
+	return nil
+}
+
+// count measures one event handled: applied, or stale.
+func (p *Projector) count(e events.Event, applied bool) {
 	if !applied {
 		p.applied.WithLabelValues("stale").Inc()
-		return nil
+		return
 	}
 	p.applied.WithLabelValues("applied").Inc()
 	p.freshness.Observe(p.now().Sub(e.OccurredAt).Seconds())
-	return nil
+}
+
+func applyError(e events.Event, err error) error {
+	return fmt.Errorf("cannot apply event %s (order %d version %d): %w", e.ID, e.OrderID, e.Version, err)
 }

@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -87,6 +88,53 @@ tracking_events_applied_total{result="stale"} 2
 	}
 }
 
+// TestIntegrationHandleBatch feeds HandleBatch what the consumer would:
+// it applies the events up to the first record that does not decode and
+// reports that record's permanent error, and after the consumer took that
+// one, the rest.
+func TestIntegrationHandleBatch(t *testing.T) {
+	env := redistest.New(t, 0)
+	reg := prometheus.NewRegistry()
+	p, err := New(tracking.NewService(env.Store, nil), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := events.Order{ID: 12, CustomerName: "Bob", Item: "Desk", Quantity: 1, Status: "PENDING", CreatedAt: t0, UpdatedAt: t0}
+	created := events.NewOrderCreated(o, 1, t0)
+	o.Status, o.UpdatedAt = "SHIPPED", t0.Add(time.Second)
+	shipped := events.NewOrderUpdated(o, "PENDING", 2, o.UpdatedAt)
+	o.Status, o.UpdatedAt = "DELIVERED", t0.Add(2*time.Second)
+	delivered := events.NewOrderUpdated(o, "SHIPPED", 3, o.UpdatedAt)
+
+	batch := []kafka.Message{record(t, created), record(t, shipped), record(t, shipped), {Value: []byte("{")}, record(t, delivered)}
+	ctxs := make([]context.Context, len(batch))
+	for i := range ctxs {
+		ctxs[i] = t.Context()
+	}
+	done, err := p.HandleBatch(ctxs, batch)
+	if done != 3 || !kafka.IsPermanent(err) {
+		t.Fatalf("HandleBatch: got %d done, %v, want 3 and the undecodable record's permanent error", done, err)
+	}
+	if got, err := env.Store.Get(t.Context(), 12); err != nil || got.Version != 2 {
+		t.Fatalf("after the first call: got %+v, %v, want version 2", got, err)
+	}
+	if done, err := p.HandleBatch(ctxs[4:], batch[4:]); done != 1 || err != nil {
+		t.Fatalf("HandleBatch of the rest: got %d, %v, want 1, nil", done, err)
+	}
+	if got, err := env.Store.Get(t.Context(), 12); err != nil || got.Version != 3 || got.Status != "DELIVERED" {
+		t.Errorf("got %+v, %v, want version 3 DELIVERED", got, err)
+	}
+	want := `
+# HELP tracking_events_applied_total Order events processed, by result: applied (the state changed), stale (not newer than the stored state: a duplicate, replay or late event).
+# TYPE tracking_events_applied_total counter
+tracking_events_applied_total{result="applied"} 3
+tracking_events_applied_total{result="stale"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tracking_events_applied_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestRedisDownIsTransient(t *testing.T) {
 	p, err := New(tracking.NewService(redistest.Down(t), nil), nil)
 	if err != nil {
@@ -95,7 +143,11 @@ func TestRedisDownIsTransient(t *testing.T) {
 	e := events.NewOrderCreated(events.Order{ID: 1, Status: "PENDING", CreatedAt: t0, UpdatedAt: t0}, 1, t0)
 	err = p.Handle(t.Context(), record(t, e))
 	if err == nil || kafka.IsPermanent(err) || !errors.Is(err, tracking.ErrUnavailable) {
-		t.Errorf("got %v, want a transient error wrapping ErrUnavailable", err)
+		t.Errorf("Handle: got %v, want a transient error wrapping ErrUnavailable", err)
+	}
+	done, err := p.HandleBatch([]context.Context{t.Context(), t.Context()}, []kafka.Message{record(t, e), record(t, e)})
+	if done != 0 || err == nil || kafka.IsPermanent(err) || !errors.Is(err, tracking.ErrUnavailable) {
+		t.Errorf("HandleBatch: got %d done, %v, want 0 and a transient error wrapping ErrUnavailable", done, err)
 	}
 }
 

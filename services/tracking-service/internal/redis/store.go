@@ -178,19 +178,65 @@ type entry struct {
 
 // Apply implements tracking.Store with one run of apply.lua.
 func (s *Store) Apply(ctx context.Context, o tracking.Order) (bool, error) {
+	keys, args := s.applyArgs(o)
+	n, err := applyScript.Run(ctx, s.client, keys, args...).Int()
+	if err != nil {
+		return false, applyError(o, err)
+	}
+	return n == 1, nil
+}
+
+// ApplyAll implements tracking.Store with one pipeline of apply.lua runs:
+// one round trip for all of os. Redis runs them in order, each atomic as
+// in Apply; a run that fails does not stop the ones after it, which is
+// why only the results up to the first failure are reported: those after
+// it are applied again later, and applying a state twice changes nothing.
+func (s *Store) ApplyAll(ctx context.Context, os []tracking.Order) ([]bool, error) {
+	cmds := make([]*goredis.Cmd, len(os))
+	run := func() {
+		// The pipeline's own error is that of its first failed command,
+		// which the loop below finds with its index.
+		_, _ = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, o := range os {
+				keys, args := s.applyArgs(o)
+				cmds[i] = applyScript.EvalSha(ctx, p, keys, args...)
+			}
+			return nil
+		})
+	}
+	run()
+	if len(cmds) > 0 && goredis.HasErrorPrefix(cmds[0].Err(), "NOSCRIPT") {
+		// A restarted Redis lost its script cache: load the script once
+		// and run the pipeline again.
+		if err := applyScript.Load(ctx, s.client).Err(); err != nil {
+			return nil, applyError(os[0], err)
+		}
+		run()
+	}
+	applied := make([]bool, 0, len(os))
+	for i, cmd := range cmds {
+		n, err := cmd.Int()
+		if err != nil {
+			return applied, applyError(os[i], err)
+		}
+		applied = append(applied, n == 1)
+	}
+	return applied, nil
+}
+
+// applyArgs are apply.lua's keys and arguments for o.
+func (s *Store) applyArgs(o tracking.Order) ([]string, []any) {
 	// Both marshal calls take plain structs of strings, numbers and times,
 	// which cannot fail.
 	st, _ := json.Marshal(state(o))
 	c := o.Change()
 	en, _ := json.Marshal(entry{Status: c.Status, At: c.At, Version: c.Version})
-	n, err := applyScript.Run(ctx, s.client,
-		[]string{s.stateKey(o.ID), s.timelineKey(o.ID)},
-		o.Version, st, en, s.ttl.Milliseconds(), s.channel(o.ID),
-	).Int()
-	if err != nil {
-		return false, fmt.Errorf("%w: cannot apply version %d of order %d: %w", tracking.ErrUnavailable, o.Version, o.ID, err)
-	}
-	return n == 1, nil
+	return []string{s.stateKey(o.ID), s.timelineKey(o.ID)},
+		[]any{o.Version, st, en, s.ttl.Milliseconds(), s.channel(o.ID)}
+}
+
+func applyError(o tracking.Order, err error) error {
+	return fmt.Errorf("%w: cannot apply version %d of order %d: %w", tracking.ErrUnavailable, o.Version, o.ID, err)
 }
 
 // Get implements tracking.Store.

@@ -39,40 +39,78 @@ func TestIntegrationApply(t *testing.T) {
 		{"late event fills timeline gap", []tracking.Order{v3, v1}, []bool{true, false}, v3, []int64{1, 3}},
 		{"replay adds nothing", []tracking.Order{v1, v2, v3, v1, v2, v3}, []bool{true, true, true, false, false, false}, v3, []int64{1, 2, 3}},
 	}
+	// Each case runs twice: state by state through Apply, and all in one
+	// ApplyAll, which must come to the same.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			env := redistest.New(t, time.Hour)
-			for i, o := range tt.apply {
-				applied, err := env.Store.Apply(t.Context(), o)
-				if err != nil {
-					t.Fatalf("apply %d: %v", i, err)
-				}
-				if applied != tt.wantApplied[i] {
-					t.Errorf("apply %d (version %d): got applied=%v, want %v", i, o.Version, applied, tt.wantApplied[i])
-				}
+		for _, all := range []bool{false, true} {
+			name := tt.name + "/Apply"
+			if all {
+				name = tt.name + "/ApplyAll"
 			}
-			got, err := env.Store.Get(t.Context(), 1)
+			t.Run(name, func(t *testing.T) { testApply(t, tt.apply, all, tt.wantApplied, tt.want, tt.wantHistory) })
+		}
+	}
+}
+
+func testApply(t *testing.T, apply []tracking.Order, all bool, wantApplied []bool, want tracking.Order, wantHistory []int64) {
+	env := redistest.New(t, time.Hour)
+	var applied []bool
+	if all {
+		var err error
+		if applied, err = env.Store.ApplyAll(t.Context(), apply); err != nil {
+			t.Fatalf("ApplyAll: %v", err)
+		}
+	} else {
+		for i, o := range apply {
+			a, err := env.Store.Apply(t.Context(), o)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("apply %d: %v", i, err)
 			}
-			if got != tt.want {
-				t.Errorf("got state %+v, want %+v", got, tt.want)
-			}
-			h, err := env.Store.History(t.Context(), 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var versions []int64
-			for _, c := range h {
-				versions = append(versions, c.Version)
-				if want := order(1, c.Version, "").UpdatedAt; !c.At.Equal(want) {
-					t.Errorf("timeline version %d: got at %s, want %s", c.Version, c.At, want)
-				}
-			}
-			if !slices.Equal(versions, tt.wantHistory) {
-				t.Errorf("got timeline versions %v, want %v (%+v)", versions, tt.wantHistory, h)
-			}
-		})
+			applied = append(applied, a)
+		}
+	}
+	if !slices.Equal(applied, wantApplied) {
+		t.Errorf("got applied %v, want %v", applied, wantApplied)
+	}
+	got, err := env.Store.Get(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("got state %+v, want %+v", got, want)
+	}
+	h, err := env.Store.History(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []int64
+	for _, c := range h {
+		versions = append(versions, c.Version)
+		if want := order(1, c.Version, "").UpdatedAt; !c.At.Equal(want) {
+			t.Errorf("timeline version %d: got at %s, want %s", c.Version, c.At, want)
+		}
+	}
+	if !slices.Equal(versions, wantHistory) {
+		t.Errorf("got timeline versions %v, want %v (%+v)", versions, wantHistory, h)
+	}
+}
+
+// TestIntegrationApplyAllAfterScriptFlush plays a Redis that restarted
+// and lost its script cache between two batches.
+func TestIntegrationApplyAllAfterScriptFlush(t *testing.T) {
+	env := redistest.New(t, time.Hour)
+	if _, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(3, 1, "PENDING")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.ScriptFlush(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(3, 2, "SHIPPED"), order(3, 3, "DELIVERED")})
+	if err != nil || !slices.Equal(applied, []bool{true, true}) {
+		t.Fatalf("ApplyAll after SCRIPT FLUSH: got %v, %v, want [true true], nil", applied, err)
+	}
+	if got, err := env.Store.Get(t.Context(), 3); err != nil || got.Version != 3 {
+		t.Errorf("Get: got version %d, %v, want 3", got.Version, err)
 	}
 }
 
@@ -124,7 +162,14 @@ func TestIntegrationGetAndHistoryOfUnknownOrder(t *testing.T) {
 func TestRedisDownIsUnavailable(t *testing.T) {
 	s := redistest.Down(t)
 	for name, call := range map[string]func() error{
-		"Apply":   func() error { _, err := s.Apply(t.Context(), order(1, 1, "PENDING")); return err },
+		"Apply": func() error { _, err := s.Apply(t.Context(), order(1, 1, "PENDING")); return err },
+		"ApplyAll": func() error {
+			applied, err := s.ApplyAll(t.Context(), []tracking.Order{order(1, 1, "PENDING"), order(2, 1, "PENDING")})
+			if len(applied) != 0 {
+				t.Errorf("ApplyAll with Redis down: got %v applied, want none", applied)
+			}
+			return err
+		},
 		"Get":     func() error { _, err := s.Get(t.Context(), 1); return err },
 		"History": func() error { _, err := s.History(t.Context(), 1); return err },
 		"Ping":    func() error { return s.Ping(t.Context()) },

@@ -85,6 +85,11 @@ type Store interface {
 	// the latest state changed. A duplicate, replayed or late state
 	// therefore never moves an order backwards.
 	Apply(ctx context.Context, o Order) (applied bool, err error)
+	// ApplyAll applies each of os as Apply does, in order, in as few round
+	// trips as the store can. It returns the results of those applied
+	// before the first failure, if any, and the error of that failure;
+	// the ones after it may or may not have been applied.
+	ApplyAll(ctx context.Context, os []Order) (applied []bool, err error)
 	// Get returns the order's latest state, or ErrNotFound.
 	Get(ctx context.Context, id int64) (Order, error)
 	// History returns the order's timeline, oldest first; empty when the
@@ -115,6 +120,15 @@ func NewService(store Store, source Source) *Service {
 // Apply records the state e reports; see Store.Apply.
 func (s *Service) Apply(ctx context.Context, e events.Event) (applied bool, err error) {
 	return s.store.Apply(ctx, FromEvent(e))
+}
+
+// ApplyAll records the states es report, in order; see Store.ApplyAll.
+func (s *Service) ApplyAll(ctx context.Context, es []events.Event) (applied []bool, err error) {
+	os := make([]Order, len(es))
+	for i, e := range es {
+		os[i] = FromEvent(e)
+	}
+	return s.store.ApplyAll(ctx, os)
 }
 
 // Get returns the order's latest state. An order the store does not hold,

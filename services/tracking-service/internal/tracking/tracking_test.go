@@ -24,6 +24,14 @@ func (m *memStore) Apply(_ context.Context, o Order) (bool, error) {
 	return true, nil
 }
 
+func (m *memStore) ApplyAll(ctx context.Context, os []Order) ([]bool, error) {
+	applied := make([]bool, len(os))
+	for i, o := range os {
+		applied[i], _ = m.Apply(ctx, o)
+	}
+	return applied, nil
+}
+
 func (m *memStore) Get(_ context.Context, id int64) (Order, error) {
 	o, ok := m.orders[id]
 	if !ok {
