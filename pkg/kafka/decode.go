@@ -19,3 +19,19 @@ func DecodeEvent(m Message) (events.Event, error) {
 	}
 	return e, nil
 }
+
+// DecodeEvents decodes ms in order with DecodeEvent, up to the first that
+// does not decode: it returns the events before that one, and its error.
+// A BatchHandler handles those events and reports the error for
+// ms[len(events)], as its contract asks.
+func DecodeEvents(ms []Message) ([]events.Event, error) {
+	es := make([]events.Event, 0, len(ms))
+	for _, m := range ms {
+		e, err := DecodeEvent(m)
+		if err != nil {
+			return es, err
+		}
+		es = append(es, e)
+	}
+	return es, nil
+}

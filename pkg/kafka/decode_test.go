@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,5 +95,35 @@ func TestEncodeEventRoundTrip(t *testing.T) {
 	}
 	if got.ID != e.ID || got.OrderID != 42 || got.Order.Quantity != 2 {
 		t.Errorf("got %+v, want %+v back", got, e)
+	}
+}
+
+func TestDecodeEvents(t *testing.T) {
+	a, b, bad := encoded(t, 1), encoded(t, 2), kafka.Message{Value: []byte("{")}
+	tests := []struct {
+		name      string
+		ms        []kafka.Message
+		wantIDs   []int64
+		wantError bool
+	}{
+		{"none", nil, nil, false},
+		{"all decode", []kafka.Message{a, b}, []int64{1, 2}, false},
+		{"stops at the first that does not", []kafka.Message{a, bad, b}, []int64{1}, true},
+		{"first does not", []kafka.Message{bad, a}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es, err := kafka.DecodeEvents(tt.ms)
+			var ids []int64
+			for _, e := range es {
+				ids = append(ids, e.OrderID)
+			}
+			if !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("got orders %v, want %v", ids, tt.wantIDs)
+			}
+			if (err != nil) != tt.wantError || (err != nil && !kafka.IsPermanent(err)) {
+				t.Errorf("got error %v, want a permanent one: %v", err, tt.wantError)
+			}
+		})
 	}
 }

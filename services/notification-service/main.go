@@ -109,10 +109,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	consumer, err := kafka.NewConsumer(cfg.Kafka, dispatcher.New(notifier).Handle, logger, kafka.ConsumerOptions{
+	d := dispatcher.New(notifier)
+	consumer, err := kafka.NewConsumer(cfg.Kafka, d.Handle, logger, kafka.ConsumerOptions{
 		// Without the delivery log nothing can be sent safely: consumption
 		// pauses while PostgreSQL is down instead of burning retries.
-		Gate:       pool.Ping,
+		Gate: pool.Ping,
+		// Events already fetched share one delivery-log transaction.
+		Batch:      d.HandleBatch,
 		Registerer: reg,
 	})
 	if err != nil {

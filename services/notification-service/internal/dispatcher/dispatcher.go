@@ -24,10 +24,13 @@ import (
 // succeeds just before this deadline is still recorded.
 const handleTimeout = 30 * time.Second
 
-// Notifier handles one decoded event: *notify.Notifier. Errors wrapping
+// Notifier handles decoded events: *notify.Notifier. Errors wrapping
 // notify.ErrPermanent cannot succeed on a retry.
 type Notifier interface {
 	Handle(ctx context.Context, e events.Event) error
+	// HandleAll handles es in order and says how many are done; see
+	// notify.Notifier.HandleAll.
+	HandleAll(ctxs []context.Context, es []events.Event) (done int, err error)
 }
 
 // Dispatcher is the consumer's handler of the order events.
@@ -48,11 +51,35 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, handleTimeout)
 	defer cancel()
-	if err := d.notifier.Handle(ctx, e); err != nil {
-		if errors.Is(err, notify.ErrPermanent) {
-			return kafka.Permanent(err)
-		}
-		return err
+	return classify(d.notifier.Handle(ctx, e))
+}
+
+// HandleBatch implements kafka.BatchHandler: the records up to the first
+// that does not decode are handed to the notifier at once, which delivers
+// their notifications in one transaction. Each message's deadline is
+// handleTimeout from now, so the whole batch is bounded by it too.
+func (d *Dispatcher) HandleBatch(ctxs []context.Context, ms []kafka.Message) (int, error) {
+	es, decodeErr := kafka.DecodeEvents(ms)
+	if len(es) == 0 {
+		return 0, decodeErr
 	}
-	return nil
+	bounded := make([]context.Context, len(es))
+	for i := range es {
+		var cancel context.CancelFunc
+		bounded[i], cancel = context.WithTimeout(ctxs[i], handleTimeout)
+		defer cancel()
+	}
+	done, err := d.notifier.HandleAll(bounded, es)
+	if err != nil {
+		return done, classify(err)
+	}
+	return len(es), decodeErr
+}
+
+// classify marks what retrying cannot fix as kafka.Permanent.
+func classify(err error) error {
+	if errors.Is(err, notify.ErrPermanent) {
+		return kafka.Permanent(err)
+	}
+	return err
 }

@@ -65,26 +65,58 @@ func NewNotifier(cfg Config, deliveries DeliveryLog, sender Sender, logger *slog
 // no notification). An error wrapping ErrPermanent means retrying cannot
 // help; any other error leaves the event to be retried.
 func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
-	note, ok, err := n.notification(e)
-	if err != nil || !ok {
-		return err
+	_, err := n.HandleAll([]context.Context{ctx}, []events.Event{e})
+	return err
+}
+
+// HandleAll handles es in order as Handle does each, delivering their
+// notifications through one DeliverAll: one transaction for all. ctxs[i]
+// is es[i]'s context, under which its notification is sent; the delivery
+// log's statements run under the first one's. It returns how many events,
+// from the first, are done with, and when that is fewer than len(es), the
+// error Handle would return for the next one.
+func (n *Notifier) HandleAll(ctxs []context.Context, es []events.Event) (done int, err error) {
+	var (
+		notes []Notification
+		of    []int // of[j] is the index in es of notes[j]'s event
+		stop  = len(es)
+	)
+	for i, e := range es {
+		note, ok, rerr := n.notification(e)
+		if rerr != nil {
+			// Events before it are handled first; this one is the failure.
+			stop, err = i, rerr
+			break
+		}
+		if ok {
+			notes = append(notes, note)
+			of = append(of, i)
+		}
 	}
-	outcome, err := n.deliveries.Deliver(ctx, note, n.send)
-	switch {
-	case errors.Is(err, ErrPermanent):
-		n.sent.WithLabelValues(string(note.Channel), outcomeRejected).Inc()
-		return fmt.Errorf("notification for event %s refused: %w", e.ID, err)
-	case err != nil:
-		n.sent.WithLabelValues(string(note.Channel), outcomeFailed).Inc()
-		return fmt.Errorf("cannot deliver notification for event %s: %w", e.ID, err)
-	case outcome == AlreadySent:
-		n.sent.WithLabelValues(string(note.Channel), outcomeDuplicate).Inc()
-		n.logger.InfoContext(ctx, "notification already sent, skipping redelivered event",
-			"event_id", e.ID, "order_id", e.OrderID, "channel", note.Channel)
-	default:
+	if len(notes) == 0 {
+		return stop, err
+	}
+	outcomes, derr := n.deliveries.DeliverAll(ctxs[of[0]], notes, func(j int) error { return n.send(ctxs[of[j]], notes[j]) })
+	for j, outcome := range outcomes {
+		note := notes[j]
+		if outcome == AlreadySent {
+			n.sent.WithLabelValues(string(note.Channel), outcomeDuplicate).Inc()
+			n.logger.InfoContext(ctxs[of[j]], "notification already sent, skipping redelivered event",
+				"event_id", note.EventID, "order_id", note.OrderID, "channel", note.Channel)
+			continue
+		}
 		n.sent.WithLabelValues(string(note.Channel), outcomeSent).Inc()
 	}
-	return nil
+	if len(outcomes) == len(notes) {
+		return stop, err
+	}
+	note := notes[len(outcomes)]
+	if errors.Is(derr, ErrPermanent) {
+		n.sent.WithLabelValues(string(note.Channel), outcomeRejected).Inc()
+		return of[len(outcomes)], fmt.Errorf("notification for event %s refused: %w", note.EventID, derr)
+	}
+	n.sent.WithLabelValues(string(note.Channel), outcomeFailed).Inc()
+	return of[len(outcomes)], fmt.Errorf("cannot deliver notification for event %s: %w", note.EventID, derr)
 }
 
 // send sends note under a span of its own, "send notification", inside

@@ -9,29 +9,33 @@
 // Kafka delivers at least once, so the same event can arrive again after a
 // rebalance, a restart or a retry. The DeliveryLog records every
 // notification under (event id, channel) and the Notifier sends only
-// through DeliveryLog.Deliver, which does, in one transaction:
+// through DeliveryLog.DeliverAll, which does, in one transaction for the
+// events the consumer hands over together (up to 64 already fetched):
 //
-//  1. insert the row as 'pending', or find it, and lock it (one upsert);
-//  2. skip if it is 'sent';
-//  3. send, still holding the lock;
-//  4. mark the row 'sent' (or record the failed attempt on it) and commit,
-//     which releases the lock.
+//  1. insert each row as 'pending', or find it, and lock it (one upsert);
+//  2. skip those that are 'sent';
+//  3. send the others in order, still holding the locks, stopping at the
+//     first failure;
+//  4. mark the rows 'sent' (and record the failed attempt, if any) and
+//     commit, which releases the locks.
 //
-// The normal case, a first delivery whose send succeeds, therefore costs
-// one commit. A redelivered event sends nothing new, and two consumers
-// handling the same event at once (during a rebalance) are serialised by
-// the row lock: the second waits, then sees 'sent' and skips. A failed
-// send is committed as a 'pending' row with its error, so the attempt is
-// visible to operators and the redelivered event tries again.
+// The normal case, a first delivery whose sends succeed, therefore costs
+// one commit per batch, and a batch of one is a single event handled
+// alone. A redelivered event sends nothing new, and two consumers handling
+// the same event at once (during a rebalance) are serialised by the row
+// lock: the second waits, then sees 'sent' and skips. A failed send is
+// committed as a 'pending' row with its error, so the attempt is visible
+// to operators and the redelivered event tries again.
 //
 // The remaining window: if the process dies, or the database becomes
-// unreachable, after the provider accepted the notification (step 3) but
+// unreachable, after the provider accepted a notification (step 3) but
 // before the commit of step 4, the transaction is rolled back: no row is
 // left for a first delivery (the 'pending' row of an earlier failed
 // attempt otherwise), and the redelivered event sends it again. That is
-// at most one duplicate per such crash. No scheme closes it without the
-// provider's help, which is why the webhook sender passes the event id as
-// Idempotency-Key: a provider that honours it drops the duplicate.
+// at most one duplicate of each notification of the batch in hand per
+// such crash. No scheme closes it without the provider's help, which is
+// why the webhook sender passes the event id as Idempotency-Key: a
+// provider that honours it drops the duplicate.
 package notify
 
 import (
@@ -116,12 +120,14 @@ const (
 
 // DeliveryLog records notifications so that each event is sent once.
 type DeliveryLog interface {
-	// Deliver calls send for n unless n's event and channel were already
-	// sent, and records the result; see the package doc for the protocol
-	// and its one remaining duplicate window. An error from send is
-	// returned (wrapped) and recorded on the row, which stays pending, to
-	// be retried.
-	Deliver(ctx context.Context, n Notification, send func(context.Context, Notification) error) (Outcome, error)
+	// DeliverAll calls send(i) for each ns[i], in order, unless its event
+	// and channel were already sent, and records the results; see the
+	// package doc for the protocol and its one remaining duplicate window.
+	// It returns the outcomes of the notifications done before the first
+	// failure. An error from send stops it: it is returned (wrapped) and
+	// recorded on that notification's row, which stays pending, to be
+	// retried, and those after it are left as they were.
+	DeliverAll(ctx context.Context, ns []Notification, send func(i int) error) ([]Outcome, error)
 	// List returns the notifications of one order, newest first, and an
 	// empty (non-nil) slice when there are none.
 	List(ctx context.Context, orderID int64) ([]Delivery, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,48 +42,63 @@ func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 }
 
-// Deliver implements notify.DeliveryLog, in one transaction, so that the
-// normal case (first delivery of the event, send succeeds) costs one
-// commit and two round trips to PostgreSQL:
+// Deliver delivers one notification: DeliverAll of n alone.
+func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send func(context.Context, notify.Notification) error) (notify.Outcome, error) {
+	outcomes, err := l.DeliverAll(ctx, []notify.Notification{n}, func(int) error { return send(ctx, n) })
+	if err != nil {
+		return 0, err
+	}
+	return outcomes[0], nil
+}
+
+// DeliverAll implements notify.DeliveryLog, in one transaction, so that
+// the normal case (first delivery of the events, every send succeeds)
+// costs one commit and two round trips to PostgreSQL whatever the number
+// of notifications:
 //
-//  1. BEGIN, and insert the row as 'pending', or find it, and lock it, in
-//     one statement (the upsert below), sent together;
-//  2. if it is 'sent', roll back (nothing to keep) and report AlreadySent;
-//  3. send, holding the lock;
-//  4. mark the row 'sent', or record the failure on it, and COMMIT, sent
-//     together.
+//  1. BEGIN, and insert each row as 'pending', or find it, and lock it,
+//     in one statement (the upsert below), sent together;
+//  2. skip those that are 'sent';
+//  3. send the others in order, holding the locks, stopping at the first
+//     failure;
+//  4. mark those sent 'sent', record the failure on the failed one, drop
+//     the rows this transaction inserted for those not attempted, and
+//     COMMIT, sent together. When nothing was sent, roll back instead:
+//     nothing to keep.
 //
-// Concurrency: two consumers can hold the same event at once while a
-// rebalance moves its partition (the old owner is still sending when the
-// new one starts). The second one's upsert waits on the first one's
-// uncommitted row (or its row lock) until the first transaction ends; it
-// then finds the row 'sent' and skips, or, if the first failed and
+// Concurrency: two consumers can hold the same events at once while a
+// rebalance moves their partition (the old owner is still sending when
+// the new one starts). The second one's upsert waits on the first one's
+// uncommitted rows (or their row locks) until the first transaction ends;
+// it then finds each row 'sent' and skips it, or, if the first failed and
 // recorded it, 'pending' and sends, or, if the first died (rolled back),
-// no row and inserts it. A row lock rather than an advisory lock because
-// the row exists anyway, its lock ends with the transaction whatever
-// happens to the connection, and it needs no key scheme shared with other
-// services.
+// no row and inserts it. Both take the locks in event order, which is
+// partition order, so they cannot deadlock on each other (PostgreSQL would
+// break such a cycle anyway, failing one side, which is retried). A row
+// lock rather than an advisory lock because the row exists anyway, its
+// lock ends with the transaction whatever happens to the connection, and
+// it needs no key scheme shared with other services.
 //
-// Crashes: nothing is committed before the send's result is known, so a
-// crash (or a lost connection) between the send and the commit leaves no
+// Crashes: nothing is committed before the sends' results are known, so a
+// crash (or a lost connection) between a send and the commit leaves no
 // row for a first delivery, or the pending row of an earlier failed
 // attempt: the redelivered event is sent again, once. That is the window
-// the package notify documents, unchanged: at most one duplicate per
-// crash. A failed send is committed as a 'pending' row with its error, so
-// operators see failed attempts (GET /notifications); an attempt still in
-// progress, or cut off by a crash, is not visible until the event is
-// handled again.
+// the package notify documents: at most one duplicate of each
+// notification of the batch in hand per crash. A failed send is committed
+// as a 'pending' row with its error, so operators see failed attempts
+// (GET /notifications); an attempt still in progress, or cut off by a
+// crash, is not visible until the event is handled again.
 //
 // The price is a transaction, and a pooled connection, held open for the
-// duration of the send. ctx bounds the send (the dispatcher gives each
-// message 30s), and the webhook sender's timeout and retries bound it too.
-func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send func(context.Context, notify.Notification) error) (notify.Outcome, error) {
+// duration of the sends. ctx bounds them (the dispatcher gives each
+// message 30s), and the webhook sender's timeout and retries bound each.
+func (l *DeliveryLog) DeliverAll(ctx context.Context, ns []notify.Notification, send func(i int) error) ([]notify.Outcome, error) {
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("cannot begin delivery: %w", err)
+		return nil, fmt.Errorf("cannot begin delivery: %w", err)
 	}
 	// Every path that does not commit rolls back, under a context the
-	// send's deadline cannot have cut off. A connection that could not
+	// sends' deadline cannot have cut off. A connection that could not
 	// roll back is closed by the pool on release rather than handed out
 	// inside a transaction.
 	defer func() {
@@ -98,71 +114,150 @@ func (l *DeliveryLog) Deliver(ctx context.Context, n notify.Notification, send f
 	// makes a no-op update instead: it takes the row lock, waits for a
 	// concurrent transaction holding the same event, and RETURNING gives
 	// the status committed by whoever came first. Only a redelivery pays
-	// for it (a new row version). The BEGIN travels with it: the
-	// transaction it opens outlives the batch.
-	var status notify.Status
+	// for it (a new row version). One statement may not touch a row
+	// twice, so a notification that appears twice in ns (a record the
+	// relay published twice) is claimed once. The BEGIN travels with it:
+	// the transaction it opens outlives the batch.
+	type key struct {
+		event   string
+		channel notify.Channel
+	}
+	claim := claimArgs{}
+	first := make(map[key]int, len(ns)) // index in ns of each key's first appearance
+	// PostgreSQL writes uuids in lower case; events may not.
+	keyOf := func(n notify.Notification) key { return key{strings.ToLower(n.EventID), n.Channel} }
+	for i, n := range ns {
+		k := keyOf(n)
+		if _, seen := first[k]; !seen {
+			first[k] = i
+			claim.add(n)
+		}
+	}
+	status := make(map[key]notify.Status, len(first))
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(`INSERT INTO notification_deliveries (event_id, channel, order_id, recipient, text)
-		 VALUES ($1, $2, $3, $4, $5)
+		 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[])
 		 ON CONFLICT (event_id, channel) DO UPDATE SET status = notification_deliveries.status
-		 RETURNING status`,
-		n.EventID, n.Channel, n.OrderID, n.Recipient, n.Text).QueryRow(func(r pgx.Row) error { return r.Scan(&status) })
+		 RETURNING event_id::text, channel, status`,
+		claim.events, claim.channels, claim.orders, claim.recipients, claim.texts).Query(func(rows pgx.Rows) error {
+		var (
+			k key
+			s notify.Status
+		)
+		_, err := pgx.ForEachRow(rows, []any{&k.event, &k.channel, &s}, func() error {
+			status[k] = s
+			return nil
+		})
+		return err
+	})
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return 0, fmt.Errorf("cannot claim delivery: %w", err)
-	}
-	// Step 2: the deferred rollback discards the no-op update and releases
-	// the lock; nothing is committed.
-	if status == notify.StatusSent {
-		return notify.AlreadySent, nil
+		return nil, fmt.Errorf("cannot claim delivery: %w", err)
 	}
 
-	// Step 3. From here until the commit below succeeds, a crash means the
-	// notification is sent again on redelivery (the documented duplicate
-	// window).
-	sendErr := send(ctx, n)
+	// Steps 2 and 3. From the first send until the commit below succeeds,
+	// a crash means the notifications sent are sent again on redelivery
+	// (the documented duplicate window).
+	outcomes := make([]notify.Outcome, 0, len(ns))
+	var (
+		sent    markArgs
+		sendErr error
+	)
+	for i, n := range ns {
+		k := keyOf(n)
+		if status[k] == notify.StatusSent || first[k] != i {
+			// Sent before, or by this very batch.
+			outcomes = append(outcomes, notify.AlreadySent)
+			continue
+		}
+		if sendErr = send(i); sendErr != nil {
+			break
+		}
+		status[k] = notify.StatusSent
+		sent.add(n, time.Now())
+		outcomes = append(outcomes, notify.Sent)
+	}
+	if len(sent.events) == 0 && sendErr == nil {
+		// Step 2 only: the deferred rollback discards the no-op updates and
+		// releases the locks; nothing is committed.
+		return outcomes, nil
+	}
+
+	// Step 4. The text is what was actually sent: it differs from the
+	// row's if the templates changed since an earlier failed attempt.
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
+	b = &pgx.Batch{}
+	if len(sent.events) > 0 {
+		b.Queue(`UPDATE notification_deliveries d
+			 SET status = 'sent', sent_at = u.sent_at, attempts = d.attempts + 1, last_error = NULL, recipient = u.recipient, text = u.text
+			 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS u(event_id, channel, recipient, text, sent_at)
+			 WHERE d.event_id = u.event_id AND d.channel = u.channel`,
+			sent.events, sent.channels, sent.recipients, sent.texts, sent.at)
+	}
 	if sendErr != nil {
-		// Step 4, failed: recorded for operators, and the row stays
+		// The failed one is recorded for operators, and its row stays
 		// 'pending', so the redelivered event tries again (or, for
 		// notify.ErrPermanent, the event is dead-lettered and the row says
-		// why). The send's error decides what happens to the event; a
-		// failure to record it only adds detail.
+		// why). Rows of those after it were claimed but not attempted:
+		// the ones this transaction inserted (pending, no attempt yet; a
+		// row committed pending always has one) are dropped, as if never
+		// claimed.
+		n := ns[len(outcomes)]
 		msg := sendErr.Error()
 		if len(msg) > maxErrorLen {
 			msg = msg[:maxErrorLen]
 		}
-		if err := execAndCommit(rctx, conn, `UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
-			 WHERE event_id = $1 AND channel = $2`,
-			n.EventID, n.Channel, msg); err != nil {
-			err = fmt.Errorf("cannot record the failed attempt: %w", err)
-			return 0, fmt.Errorf("cannot send %s: %w", n.Channel, errors.Join(sendErr, err))
+		b.Queue(`UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $3
+			 WHERE event_id = $1 AND channel = $2`, n.EventID, n.Channel, msg)
+		var rest claimArgs
+		for _, r := range ns[len(outcomes)+1:] {
+			rest.add(r)
 		}
-		return 0, fmt.Errorf("cannot send %s: %w", n.Channel, sendErr)
+		if len(rest.events) > 0 {
+			b.Queue(`DELETE FROM notification_deliveries d
+				 USING unnest($1::uuid[], $2::text[]) AS u(event_id, channel)
+				 WHERE d.event_id = u.event_id AND d.channel = u.channel AND d.status = 'pending' AND d.attempts = 0`,
+				rest.events, rest.channels)
+		}
 	}
-
-	// Step 4, sent. The text is what was actually sent: it differs from
-	// the row's if the templates changed since an earlier failed attempt.
-	// clock_timestamp, not now(): now() is when the transaction began,
-	// before the send.
-	if err := execAndCommit(rctx, conn, `UPDATE notification_deliveries
-		 SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL, recipient = $3, text = $4
-		 WHERE event_id = $1 AND channel = $2`,
-		n.EventID, n.Channel, n.Recipient, n.Text); err != nil {
-		return 0, fmt.Errorf("%s sent but not recorded, a redelivery will send it again: %w", n.Channel, err)
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(rctx, b).Close(); err != nil {
+		if sendErr != nil {
+			err = fmt.Errorf("cannot record the failed attempt: %w", err)
+			return nil, fmt.Errorf("cannot send %s: %w", ns[len(outcomes)].Channel, errors.Join(sendErr, err))
+		}
+		return nil, fmt.Errorf("%d notifications sent but not recorded, a redelivery will send them again: %w", len(sent.events), err)
 	}
-	return notify.Sent, nil
+	if sendErr != nil {
+		return outcomes, fmt.Errorf("cannot send %s: %w", ns[len(outcomes)].Channel, sendErr)
+	}
+	return outcomes, nil
 }
 
-// execAndCommit runs sql and the COMMIT of conn's open transaction in one
-// round trip. If sql fails, PostgreSQL skips the COMMIT queued behind it,
-// and the caller's rollback ends the transaction.
-func execAndCommit(ctx context.Context, conn *pgxpool.Conn, sql string, args ...any) error {
-	b := &pgx.Batch{}
-	b.Queue(sql, args...)
-	b.Queue("COMMIT")
-	return conn.SendBatch(ctx, b).Close()
+// claimArgs are the claim statement's arrays, one element per row.
+type claimArgs struct {
+	events, channels, recipients, texts []string
+	orders                              []int64
+}
+
+func (a *claimArgs) add(n notify.Notification) {
+	a.events = append(a.events, n.EventID)
+	a.channels = append(a.channels, string(n.Channel))
+	a.orders = append(a.orders, n.OrderID)
+	a.recipients = append(a.recipients, n.Recipient)
+	a.texts = append(a.texts, n.Text)
+}
+
+// markArgs are the arrays of the statement marking rows sent.
+type markArgs struct {
+	claimArgs
+	at []time.Time
+}
+
+func (a *markArgs) add(n notify.Notification, at time.Time) {
+	a.claimArgs.add(n)
+	a.at = append(a.at, at)
 }
 
 // List implements notify.DeliveryLog. Newest first means latest claimed:

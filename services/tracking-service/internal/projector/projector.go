@@ -79,16 +79,7 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 // context, so its span joins the first record's trace. Errors are those
 // Handle would return for the record that failed.
 func (p *Projector) HandleBatch(ctxs []context.Context, ms []kafka.Message) (int, error) {
-	es := make([]events.Event, 0, len(ms))
-	var decodeErr error
-	for _, m := range ms {
-		e, err := kafka.DecodeEvent(m)
-		if err != nil {
-			decodeErr = err
-			break
-		}
-		es = append(es, e)
-	}
+	es, decodeErr := kafka.DecodeEvents(ms)
 	if len(es) > 0 {
 		ctx, cancel := context.WithTimeout(ctxs[0], applyTimeout)
 		defer cancel()
