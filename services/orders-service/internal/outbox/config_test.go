@@ -16,15 +16,15 @@ import (
 func TestConfigSetDefaults(t *testing.T) {
 	var c outbox.Config
 	c.SetDefaults()
-	want := outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274}
+	want := outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274, VacuumAfter: 2000}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
 
 	// Only zero means "the default": a bad value is left for Validate.
-	c = outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7}
+	c = outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7, VacuumAfter: -3}
 	c.SetDefaults()
-	if want := (outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7}); c != want {
+	if want := (outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7, VacuumAfter: -3}); c != want {
 		t.Errorf("got %+v, want %+v unchanged", c, want)
 	}
 }
@@ -46,8 +46,10 @@ func TestConfigValidate(t *testing.T) {
 		{"blank topic", func(c *outbox.Config) { c.Topic = "  " }, []string{"KAFKA_TOPIC"}},
 		{"zero lock id", func(c *outbox.Config) { c.LockID = 0 }, []string{"OUTBOX_LOCK_ID"}},
 		{"negative lock id", func(c *outbox.Config) { c.LockID = -42 }, nil},
+		{"negative vacuum after", func(c *outbox.Config) { c.VacuumAfter = -1 }, []string{"OUTBOX_VACUUM_AFTER"}},
+		{"zero vacuum after", func(c *outbox.Config) { c.VacuumAfter = 0 }, []string{"OUTBOX_VACUUM_AFTER"}},
 		{"everything wrong at once", func(c *outbox.Config) { *c = outbox.Config{BatchSize: -5, InFlight: -1, PollInterval: -1} },
-			[]string{"KAFKA_TOPIC", "OUTBOX_BATCH_SIZE", "OUTBOX_IN_FLIGHT", "OUTBOX_POLL_INTERVAL", "OUTBOX_LOCK_ID"}},
+			[]string{"KAFKA_TOPIC", "OUTBOX_BATCH_SIZE", "OUTBOX_IN_FLIGHT", "OUTBOX_POLL_INTERVAL", "OUTBOX_LOCK_ID", "OUTBOX_VACUUM_AFTER"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +84,7 @@ func checkNames(t *testing.T, err error, vars ...string) {
 // TestConfigFromEnvironment reads the variables the way main does: a bad
 // value is reported, not silently replaced by the default.
 func TestConfigFromEnvironment(t *testing.T) {
-	for _, k := range []string{"KAFKA_TOPIC", "OUTBOX_BATCH_SIZE", "OUTBOX_IN_FLIGHT", "OUTBOX_POLL_INTERVAL", "OUTBOX_LOCK_ID"} {
+	for _, k := range []string{"KAFKA_TOPIC", "OUTBOX_BATCH_SIZE", "OUTBOX_IN_FLIGHT", "OUTBOX_POLL_INTERVAL", "OUTBOX_LOCK_ID", "OUTBOX_VACUUM_AFTER"} {
 		t.Setenv(k, "") // restores the variable after the test
 		os.Unsetenv(k)
 	}
@@ -90,7 +92,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unset: got error %v, want none", err)
 	}
-	if want := (outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274}); cfg != want {
+	if want := (outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274, VacuumAfter: 2000}); cfg != want {
 		t.Errorf("unset: got %+v, want %+v", cfg, want)
 	}
 

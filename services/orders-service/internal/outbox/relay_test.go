@@ -1140,3 +1140,32 @@ func TestIntegrationRelayCarriesTraceparent(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationRelayVacuumsTheOutbox: once the relay has deleted
+// VacuumAfter rows and caught up, it has the outbox vacuumed, so that its
+// reads stop walking the dead rows; below that it does not.
+func TestIntegrationRelayVacuumsTheOutbox(t *testing.T) {
+	t.Parallel()
+	f, p, _ := newTopicFixture(t)
+	vacuums := func() int64 {
+		var n int64
+		if err := f.pool.QueryRow(t.Context(), "SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'outbox'::regclass").Scan(&n); err != nil {
+			t.Fatalf("cannot read the outbox's vacuum count: %v", err)
+		}
+		return n
+	}
+	for i := range 9 {
+		f.create(t, fmt.Sprintf("vacuum-%d", i))
+	}
+	f.startRelayConfig(t, p, outbox.Config{VacuumAfter: 10})
+	f.waitOutboxEmpty(t, 30*time.Second)
+	if got := vacuums(); got != 0 {
+		t.Fatalf("after 9 rows deleted: got %d vacuums, want 0 (VacuumAfter is 10)", got)
+	}
+	f.create(t, "vacuum-9")
+	f.waitOutboxEmpty(t, 30*time.Second)
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := vacuums()
+		return n == 1, fmt.Sprintf("%d vacuums after 10 rows deleted, want 1", n)
+	})
+}
