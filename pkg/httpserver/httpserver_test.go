@@ -41,6 +41,12 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
 func testConfig() Config {
 	return Config{Port: 8081, ShutdownTimeout: 5 * time.Second, ReadHeaderTimeout: 5 * time.Second}
 }

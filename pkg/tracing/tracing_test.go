@@ -40,11 +40,7 @@ func setEnv(t *testing.T, env map[string]string) {
 	}
 	// Setup changes process-wide state; leave none of it to the next test.
 	otel.SetTracerProvider(noop.NewTracerProvider())
-	enabled.Store(false)
-	t.Cleanup(func() {
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		enabled.Store(false)
-	})
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
 }
 
 func TestSetupPicksExporter(t *testing.T) {
