@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1006,12 +1007,24 @@ func repoRoot(t *testing.T) string {
 // controller listener) are both free now.
 func freePortPair(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("cannot find a free port: %v", err)
+	// Below the kernel's ephemeral range: the broker binds these ports
+	// seconds after they were found free, and a port from that range can
+	// be taken meanwhile as the local end of any outgoing connection
+	// (the other tests' clients make many), which failed a cold CI run.
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+	}
+	for range 200 {
+		port := 10000 + rand.IntN(low-10000-2)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
 		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
 		l.Close()
 		if err == nil {
@@ -1019,7 +1032,7 @@ func freePortPair(t *testing.T) int {
 			return port
 		}
 	}
-	t.Fatalf("cannot find two adjacent free ports")
+	t.Fatalf("cannot find two adjacent free ports below %d", low)
 	return 0
 }
 
