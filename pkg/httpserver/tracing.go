@@ -38,15 +38,13 @@ func traceRequests() gin.HandlerFunc {
 }
 
 // carryTraceContext puts the trace context of the request's headers, if
-// any, in its context: what a non-recording server span would carry.
+// any, in its context: what a non-recording server span would carry. The
+// propagators return the context unchanged when the headers carry none.
 func carryTraceContext() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		prop := otel.GetTextMapPropagator()
-		for _, f := range prop.Fields() {
-			if c.Request.Header.Get(f) != "" {
-				c.Request = c.Request.WithContext(prop.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header)))
-				break
-			}
+		ctx := c.Request.Context()
+		if carried := otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(c.Request.Header)); carried != ctx {
+			c.Request = c.Request.WithContext(carried)
 		}
 		c.Next()
 	}

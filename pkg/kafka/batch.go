@@ -7,7 +7,6 @@ import (
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -61,8 +60,8 @@ func (c *Consumer) handleBatch(ctx context.Context, gathered []taken) {
 		if len(items) == 0 {
 			return
 		}
+		// process records err on the span, as the first attempt's.
 		it := items[0]
-		it.span.RecordError(err, trace.WithAttributes(attribute.Int("attempt", 1), attribute.Bool("batch", true)))
 		c.process(ctx, it.taken, it.m, &attempt{ctx: it.ctx, span: it.span, err: err})
 		items = items[1:]
 	}

@@ -129,8 +129,9 @@ func NewStore(client goredis.UniversalClient, opts StoreOptions) *Store {
 //go:embed apply.lua
 var applySource string
 
-// applyScript is loaded once per server and then run by its SHA (EVALSHA,
-// falling back to EVAL after a restart flushed the script cache).
+// applyScript is run by its SHA (EVALSHA); ApplyAll loads it (SCRIPT LOAD)
+// when the server does not have it: the first time, and after a restart
+// flushed the script cache.
 var applyScript = goredis.NewScript(applySource)
 
 func (s *Store) stateKey(id int64) string {
@@ -176,14 +177,13 @@ type entry struct {
 	Version int64     `json:"version"`
 }
 
-// Apply implements tracking.Store with one run of apply.lua.
+// Apply implements tracking.Store: ApplyAll of o alone.
 func (s *Store) Apply(ctx context.Context, o tracking.Order) (bool, error) {
-	keys, args := s.applyArgs(o)
-	n, err := applyScript.Run(ctx, s.client, keys, args...).Int()
+	applied, err := s.ApplyAll(ctx, []tracking.Order{o})
 	if err != nil {
-		return false, applyError(o, err)
+		return false, err
 	}
-	return n == 1, nil
+	return applied[0], nil
 }
 
 // ApplyAll implements tracking.Store with one pipeline of apply.lua runs:
