@@ -89,6 +89,28 @@ func InvalidRequest(detail string, fields []FieldError) *Problem {
 	}
 }
 
+// StatusError is a request refused by the edge rather than by a domain:
+// no or a bad token (401), a token without the right (403), a body that is
+// not JSON (415), a client over its rate (429), the identity provider out
+// of reach (503). It carries its status and the headers that explain it
+// (WWW-Authenticate, Retry-After), which Responder.Error sends with the
+// body, so that these answers take each route group's body shape like any
+// other error.
+type StatusError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Type and Title name the kind of problem; empty means TypeBlank and
+	// the status text.
+	Type, Title string
+	// Detail explains the refusal, for the client to read.
+	Detail string
+	// Header is sent with the answer.
+	Header http.Header
+}
+
+// Error returns the detail, which is written for the client.
+func (e *StatusError) Error() string { return e.Detail }
+
 // Mapper is a service's part of the error table: the problem for an error
 // of its domain, or nil for an error it does not know. It is called once
 // per error and must return a new value each time, which the writer
@@ -96,7 +118,7 @@ func InvalidRequest(detail string, fields []FieldError) *Problem {
 type Mapper func(err error) Body
 
 // Describe is the one error table: the errors every service shares first
-// (a body over its limit, a *RequestError), then m's (nil m knows none),
+// (a body over its limit, a *RequestError, a *StatusError), then m's (nil m knows none),
 // and anything else is a 500 whose text is never shown. The result has its
 // Status, Type and Title set; Instance is left to Responder.Error, which
 // knows the request.
@@ -104,6 +126,7 @@ func Describe(m Mapper, err error) Body {
 	var (
 		tooLarge *http.MaxBytesError
 		request  *RequestError
+		refused  *StatusError
 		b        Body
 	)
 	switch {
@@ -114,6 +137,8 @@ func Describe(m Mapper, err error) Body {
 		}
 	case errors.As(err, &request):
 		b = InvalidRequest(request.Detail, request.Fields)
+	case errors.As(err, &refused):
+		b = &Problem{Type: refused.Type, Title: refused.Title, Status: refused.Status, Detail: refused.Detail}
 	case m != nil:
 		b = m(err)
 	}

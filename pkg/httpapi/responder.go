@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -70,6 +71,21 @@ type Responder struct {
 	RetryAfter time.Duration
 }
 
+// Guard adapts h to gin as a middleware: an error h returns is answered by
+// Error and stops the chain; nil lets the request go on. Checks every route
+// of a group shares (who is calling, how often) are guards, answered in
+// the group's body shape.
+func (r Responder) Guard(h HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			r.Error(c, err)
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
 // HandlerFunc is a handler that returns its error instead of answering
 // it, so that every error of a route group is answered in one place, by
 // the group's Responder (see Handle). A handler that has started its answer
@@ -102,7 +118,13 @@ func (r Responder) Error(c *gin.Context, err error) {
 		r.Log.ErrorContext(c.Request.Context(), "request failed",
 			"method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}
-	if p.Status == http.StatusServiceUnavailable && r.RetryAfter > 0 {
+	var refused *StatusError
+	if errors.As(err, &refused) {
+		for k, vs := range refused.Header {
+			c.Writer.Header()[k] = vs
+		}
+	}
+	if p.Status == http.StatusServiceUnavailable && r.RetryAfter > 0 && c.Writer.Header().Get("Retry-After") == "" {
 		c.Header("Retry-After", strconv.FormatInt(int64(r.RetryAfter/time.Second), 10))
 	}
 	r.Render(c, b)
