@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -266,6 +267,39 @@ func TestDescribe(t *testing.T) {
 			}
 			if p.Instance != "" {
 				t.Errorf("got instance %q, want it left to the writer", p.Instance)
+			}
+		})
+	}
+}
+
+func TestRequireJSON(t *testing.T) {
+	tests := []struct {
+		contentType string
+		want        int
+	}{
+		{"application/json", 204},
+		{"application/json; charset=utf-8", 204},
+		{"Application/JSON", 204},
+		{"application/merge-patch+json", 204},
+		{"text/plain", 415},
+		{"application/x-www-form-urlencoded", 415},
+		{"", 415},
+		{"application/json;;", 415},
+	}
+	for _, tc := range tests {
+		t.Run(tc.contentType, func(t *testing.T) {
+			resp := Responder{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Render: ProblemJSON}
+			gin.SetMode(gin.ReleaseMode)
+			r := gin.New()
+			r.POST("/x", resp.Guard(RequireJSON), func(c *gin.Context) { c.Status(204) })
+			req := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(`{}`))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Errorf("got %d, want %d", rec.Code, tc.want)
 			}
 		})
 	}

@@ -48,6 +48,15 @@ type Config struct {
 	// block profiles switched on; reach it with kubectl port-forward. Empty
 	// (the default) serves nothing and profiles nothing.
 	PprofAddr string `env:"PPROF_ADDR"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies in
+	// front of the service whose X-Forwarded-For names the client. Empty
+	// (the default) trusts none: the client is the connection's peer, so
+	// that nobody can pick the address rate limits and logs charge to.
+	TrustedProxies []string `env:"HTTP_TRUSTED_PROXIES" envSeparator:","`
+	// CORSAllowedOrigins are the origins (scheme://host[:port]) whose web
+	// pages may call the API from a browser. Empty (the default) answers no
+	// cross-origin request.
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 }
 
 // SetDefaults fills the fields left at zero: 20s to drain, 5s for headers,
@@ -94,6 +103,16 @@ func (c Config) Validate() error {
 	if c.PprofAddr != "" {
 		if err := validPprofAddr(c.PprofAddr); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if !validProxy(p) {
+			errs = append(errs, fmt.Errorf("HTTP_TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+		}
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if !validOrigin(o) {
+			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://shop.example.com", o))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -148,6 +167,11 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	// stdout at startup; it is process-wide, and every service wants it.
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
+	// nil trusts no proxy; gin's default trusts every one, which would let
+	// any client choose its own address by sending X-Forwarded-For.
+	if err := engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("invalid trusted proxies: %w", err)
+	}
 	engine.HandleMethodNotAllowed = true
 	// Lets handlers pass *gin.Context as a context.Context and still see
 	// the request's cancellation and request ID.
@@ -166,6 +190,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		requestID(),
 		observe(requests, logger),
 		recovery(logger),
+		cors(cfg.CORSAllowedOrigins),
 	)
 	engine.NoRoute(func(c *gin.Context) {
 		httpapi.Encode(c, http.StatusNotFound, gin.H{"error": "not found", "path": c.Request.URL.Path})

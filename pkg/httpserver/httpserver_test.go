@@ -108,6 +108,11 @@ func TestConfigValidate(t *testing.T) {
 			cfg:     Config{Port: -1, ShutdownTimeout: 0, ReadTimeout: -time.Second},
 			wantErr: []string{"HTTP_PORT", "HTTP_SHUTDOWN_TIMEOUT", "HTTP_READ_TIMEOUT"},
 		},
+		{name: "proxies and origins", cfg: Config{Port: 1, ShutdownTimeout: time.Second,
+			TrustedProxies: []string{"10.0.0.0/8", "192.0.2.7"}, CORSAllowedOrigins: []string{"https://shop.example.com", "http://localhost:3000"}}},
+		{name: "bad proxy and origin", cfg: Config{Port: 1, ShutdownTimeout: time.Second,
+			TrustedProxies: []string{"ingress"}, CORSAllowedOrigins: []string{"https://shop.example.com/"}},
+			wantErr: []string{`HTTP_TRUSTED_PROXIES: "ingress"`, `CORS_ALLOWED_ORIGINS: "https://shop.example.com/"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
