@@ -13,6 +13,14 @@
 #                    unless VALUES sets image.registry)
 #   IMAGE_TAG        tag of the service images (default: the chart's appVersion)
 #   VALUES           extra values file for the app chart
+#   AUTH_ISSUER_URL  OIDC issuer the services check bearer tokens against (auth.issuerURL);
+#                    then AUTH_CLIENT_SECRET_NAME names the Secret, created beforehand in
+#                    NAMESPACE, with the client-id and client-secret of tracking-service's
+#                    OAuth 2.0 client (auth.clientCredentials.existingSecret)
+#   AUTH             off: no access control, for a dev or test cluster only (auth.mode;
+#                    not AUTH_MODE, which the services read and a shell may export for
+#                    `make run`). One of AUTH_ISSUER_URL and AUTH=off is required unless
+#                    VALUES sets auth.*: the chart refuses to install without a choice.
 #   HELM             helm binary (default: the pinned one from hack/tools.sh)
 set -euo pipefail
 
@@ -35,6 +43,21 @@ REDIS_VERSION=${REDIS_VERSION:-22.0.7}
 helm=${HELM:-$(hack/tools.sh)/helm}
 
 up() {
+	args=()
+	[ -n "${IMAGE_REGISTRY:-}" ] && args+=(--set "image.registry=$IMAGE_REGISTRY")
+	[ -n "${IMAGE_TAG:-}" ] && args+=(--set "image.tag=$IMAGE_TAG")
+	[ -n "${AUTH:-}" ] && args+=(--set "auth.mode=$AUTH")
+	[ -n "${AUTH_ISSUER_URL:-}" ] && args+=(--set "auth.issuerURL=$AUTH_ISSUER_URL")
+	[ -n "${AUTH_CLIENT_SECRET_NAME:-}" ] && args+=(--set "auth.clientCredentials.existingSecret=$AUTH_CLIENT_SECRET_NAME")
+	[ -n "${VALUES:-}" ] && args+=(-f "$VALUES")
+	# The app's values are checked first, so that a missing setting (the
+	# OIDC issuer above all) fails in seconds, not after the infrastructure.
+	"$helm" template order-tracking charts/order-tracking -n "$NAMESPACE" "${args[@]}" >/dev/null || {
+		echo "hack/deploy.sh: the app's values do not render (above). For access control set" >&2
+		echo "AUTH_ISSUER_URL and AUTH_CLIENT_SECRET_NAME, or AUTH=off on a dev cluster, or VALUES=file." >&2
+		exit 1
+	}
+
 	"$helm" upgrade --install strimzi "$STRIMZI_CHART" --version "$STRIMZI_VERSION" \
 		-n kafka-operator --create-namespace -f k8s/strimzi-values.yaml --wait
 	if [ "$MONITORING" = true ]; then
@@ -46,10 +69,6 @@ up() {
 	"$helm" upgrade --install redis "$REDIS_CHART" --version "$REDIS_VERSION" \
 		-n "$NAMESPACE" -f k8s/redis-values.yaml --wait
 
-	args=()
-	[ -n "${IMAGE_REGISTRY:-}" ] && args+=(--set "image.registry=$IMAGE_REGISTRY")
-	[ -n "${IMAGE_TAG:-}" ] && args+=(--set "image.tag=$IMAGE_TAG")
-	[ -n "${VALUES:-}" ] && args+=(-f "$VALUES")
 	# Kafka comes up through Strimzi while the services wait on /readyz.
 	"$helm" upgrade --install order-tracking charts/order-tracking \
 		-n "$NAMESPACE" "${args[@]}" --wait --timeout 15m

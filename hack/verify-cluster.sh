@@ -5,12 +5,14 @@
 #   - the API server reports v1.37.2 and three nodes are Ready
 #   - the Strimzi and prometheus-operator CRDs (and Gateway API's HTTPRoute) apply and are Established
 #   - `kubectl apply --dry-run=server` accepts every object the chart renders, for the default
-#     values and every charts/order-tracking/ci/*.yaml
-#   - `helm upgrade --install --wait` succeeds: the migration hook Jobs complete, every
-#     Deployment is Available; a second upgrade with a changed value rolls every Deployment
+#     values with an OIDC issuer (the defaults alone refuse to render: auth.issuerURL is
+#     required) and every charts/order-tracking/ci/*.yaml
+#   - `helm upgrade --install --wait` with an issuer and the client-credentials Secret succeeds:
+#     the migration hook Jobs complete, every Deployment is Available; a second upgrade with a
+#     changed value rolls every Deployment
 #   - `helm uninstall` leaves no object of the release behind
 #   - skaffold (built from the Go module proxy): `diagnose --yaml-only`, `render --offline` and
-#     `deploy --status-check` of the app-only profile with prebuilt image names; then
+#     `deploy --status-check` of the app-only profile (auth.mode=off) with prebuilt image names; then
 #     `helm uninstall` again leaves nothing behind
 # and prints a summary; a failure names the object and the server's message.
 #
@@ -34,6 +36,10 @@ CRDS_DIR=${CRDS_DIR:-$root/../shared/crds}
 chart=charts/order-tracking
 release=order-tracking
 ns=order-tracking
+# Access control as a real install has it: tokens from an issuer (never called: no container
+# runs), tracking-service's OAuth 2.0 client from the Secret prepare_namespace creates.
+oidc_secret=order-tracking-oidc-client
+auth=(--set auth.issuerURL=https://issuer.example.com --set "auth.clientCredentials.existingSecret=$oidc_secret")
 
 work=$(mktemp -d)
 cleanup() {
@@ -96,14 +102,16 @@ crds() {
 }
 step "CRDs applied and Established (Strimzi, prometheus-operator, Gateway API)" crds
 
-# The namespace and the Secrets the Bitnami releases create (postgresql, redis), which the
-# chart's pods read by default.
+# The namespace, the Secrets the Bitnami releases create (postgresql, redis), which the
+# chart's pods read by default, and the one the operator creates for tracking-service's client.
 prepare_namespace() {
 	kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n "$ns" create secret generic postgresql --from-literal=password=cluster-test \
 		--from-literal=postgres-password=cluster-test --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n "$ns" create secret generic redis --from-literal=redis-password=cluster-test \
 		--dry-run=client -o yaml | kubectl apply -f -
+	kubectl -n "$ns" create secret generic "$oidc_secret" --from-literal=client-id=tracking-service \
+		--from-literal=client-secret=cluster-test --dry-run=client -o yaml | kubectl apply -f -
 	# Hook Jobs run as the namespace's default ServiceAccount, which the controller manager makes.
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -113,7 +121,7 @@ prepare_namespace() {
 	echo "serviceaccount/default in $ns was not created"
 	return 1
 }
-step "namespace $ns with the postgresql and redis Secrets" prepare_namespace
+step "namespace $ns with the postgresql, redis and $oidc_secret Secrets" prepare_namespace
 
 # What of ours exists: every listable object in the namespace, and every cluster-scoped one
 # labelled as the release's. Events are records, not objects of ours.
@@ -142,7 +150,7 @@ dry_run() {
 	fi
 	info "$(grep -c '(server dry run)$' "$work/apply.log") of $n objects accepted: $(sed -n 's#^\([a-z0-9.]*\)/.*#\1#p' "$work/apply.log" | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}' | sed 's/, $//')"
 }
-step "kubectl apply --dry-run=server (defaults)" dry_run
+step "kubectl apply --dry-run=server (defaults + issuer)" dry_run "${auth[@]}"
 for f in "$chart"/ci/*.yaml; do
 	step "kubectl apply --dry-run=server (ci/$(basename "$f"))" dry_run -f "$f"
 done
@@ -181,11 +189,11 @@ install() {
 	kubectl -n "$ns" get events --field-selector involvedObject.kind=Job,reason=Completed \
 		-o jsonpath='{range .items[*]}{.involvedObject.uid} {.involvedObject.name}{"\n"}{end}' |
 		LC_ALL=C sort -u >"$work/jobs-seen.txt"
-	helm upgrade --install "$release" "$chart" --namespace "$ns" --wait --timeout 2m || return 1
+	helm upgrade --install "$release" "$chart" --namespace "$ns" "${auth[@]}" --wait --timeout 2m || return 1
 	helm status "$release" -n "$ns" | sed -n 's/^\(STATUS\|REVISION\): /INFO: \1 /p'
 	hook_jobs_completed && deployments_available
 }
-step "helm upgrade --install --wait --timeout 2m" install
+step "helm upgrade --install --wait --timeout 2m (with an issuer)" install
 
 templates() {
 	kubectl -n "$ns" get replicasets -l "app.kubernetes.io/instance=$release" \
@@ -195,7 +203,7 @@ upgrade() {
 	templates >"$work/rs-before.txt"
 	# A changed log level changes each service's ConfigMap, whose checksum the pod templates
 	# carry: every Deployment must roll to a new ReplicaSet.
-	helm upgrade "$release" "$chart" --namespace "$ns" --wait --timeout 2m \
+	helm upgrade "$release" "$chart" --namespace "$ns" "${auth[@]}" --wait --timeout 2m \
 		--set serviceDefaults.logging.level=debug || return 1
 	hook_jobs_completed && deployments_available || return 1
 	templates >"$work/rs-after.txt"
@@ -249,6 +257,9 @@ if [ "${SKIP_SKAFFOLD:-}" != 1 ]; then
 		n=$(grep -c '^kind:' "$work/skaffold-render.yaml")
 		grep -q "ghcr.io/example/orders-service:0.1.0@sha256:" "$work/skaffold-render.yaml" ||
 			{ echo "the rendered manifests do not carry the prebuilt orders-service image"; return 1; }
+		# skaffold.yaml's setValues reach the chart: the dev profiles run without an issuer.
+		[ "$(grep -c "^ *AUTH_MODE: [\"']\?off[\"']\?\$" "$work/skaffold-render.yaml")" = 3 ] ||
+			{ echo "want AUTH_MODE \"off\" in the three ConfigMaps (skaffold.yaml setValues auth.mode)"; return 1; }
 		# What skaffold renders must be what the API server accepts, too.
 		if ! kubectl apply --dry-run=server -n "$ns" -f "$work/skaffold-render.yaml" >"$work/apply.log" 2>&1; then
 			grep -v '(server dry run)$' "$work/apply.log"

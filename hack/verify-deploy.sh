@@ -3,7 +3,8 @@
 # cluster or container runtime (part of `make test`):
 #   - hack/build.sh and the Dockerfile agree with go.work (every module copied)
 #   - helm lint --strict and helm template of charts/order-tracking for the
-#     default values and every charts/order-tracking/ci/*.yaml
+#     default values with an OIDC issuer, and every charts/order-tracking/ci/*.yaml;
+#     the default values alone must fail, naming auth.issuerURL and auth.mode=off
 #   - every rendered object validated strictly (kubeconform -strict) against
 #     the Kubernetes 1.37 OpenAPI schema and the Strimzi, prometheus-operator
 #     and Gateway API CRDs
@@ -89,15 +90,15 @@ kubeconform() {
 		-kubernetes-version "$KUBE_VERSION" \
 		-schema-location "$schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json" "$@"
 }
-# render NAME [-f VALUES] [--api-versions API]: lint, template and validate
-# one set of values (helm lint takes no --api-versions).
+# render NAME [-f VALUES] [--set KEY=VALUE] [--api-versions API]: lint, template
+# and validate one set of values (helm lint takes no --api-versions).
 render() {
 	local name=$1
 	shift
 	local values=() apis=()
 	while [ $# -gt 0 ]; do
 		case $1 in
-		-f) values+=(-f "$2") ;;
+		-f | --set) values+=("$1" "$2") ;;
 		--api-versions) apis+=(--api-versions "$2") ;;
 		esac
 		shift 2
@@ -114,8 +115,25 @@ template_to() {
 	shift
 	"$helm" template order-tracking "$chart" --namespace order-tracking --kube-version "$KUBE_VERSION" "$@" >"$out"
 }
-render defaults
-render "defaults, cluster with the Prometheus operator" --api-versions monitoring.coreos.com/v1
+# The defaults require an OIDC issuer (auth.mode=jwt): they must refuse to
+# render, with a message that names both ways out.
+defaults_refused() {
+	if template_to "$work/defaults.yaml" 2>"$work/defaults.err"; then
+		echo "helm template rendered the default values; want a failure asking for auth.issuerURL"
+		return 1
+	fi
+	local want='auth.issuerURL is required: set auth.issuerURL to your OIDC issuer, or set auth.mode=off explicitly to run without authentication'
+	grep -qF "$want" "$work/defaults.err" || {
+		echo "helm template failed without the expected message ($want):"
+		cat "$work/defaults.err"
+		return 1
+	}
+}
+step "helm template (defaults) fails: auth.issuerURL or auth.mode=off required" defaults_refused
+issuer=(--set auth.issuerURL=https://issuer.example.com --set auth.clientCredentials.existingSecret=order-tracking-oidc-client)
+render "defaults + issuer" "${issuer[@]}"
+render "defaults + issuer, cluster with the Prometheus operator" "${issuer[@]}" --api-versions monitoring.coreos.com/v1
+render "defaults + auth.mode=off" --set auth.mode=off
 for f in "$chart"/ci/*.yaml; do
 	render "ci/$(basename "$f")" -f "$f"
 done

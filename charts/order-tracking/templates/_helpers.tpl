@@ -131,6 +131,14 @@ true
 {{- end }}
 
 {{/*
+auth.mode as the services read it: jwt or off. An unquoted `off` in a values
+file is YAML's false, which the schema accepts as off too.
+*/}}
+{{- define "order-tracking.authMode" -}}
+{{- if eq (toString .Values.auth.mode) "jwt" }}jwt{{ else }}off{{ end -}}
+{{- end }}
+
+{{/*
 Non-secret settings of a service as env var name: value (YAML map), used by its
 ConfigMap and, inline, by its migration Job (which runs before the ConfigMap
 exists on a first install). Call with (dict "root" $ "svc" $svc).
@@ -152,12 +160,15 @@ exists on a first install). Call with (dict "root" $ "svc" $svc).
 {{- $_ := set $c "KAFKA_TOPIC_PARTITIONS" (toString (int $svc.kafka.topicPartitions)) -}}
 {{- $_ := set $c "MIGRATE_ON_START" (ternary "false" "true" $svc.migrations.hookJob) -}}
 {{- $_ := set $c "OUTBOX_POLL_INTERVAL" $svc.outboxPollInterval -}}
+{{- $_ := set $c "IDEMPOTENCY_KEY_TTL" $svc.idempotencyKeyTTL -}}
 {{- else if eq $svc.key "trackingService" -}}
 {{- $_ := set $c "KAFKA_GROUP_ID" $svc.kafka.groupId -}}
 {{- $_ := set $c "KAFKA_DLT_TOPIC" (include "order-tracking.dltTopic" $root) -}}
 {{- $_ := set $c "ORDERS_SERVICE_URL" (printf "http://%s:%d" (include "order-tracking.svcName" (dict "root" $root "key" "ordersService")) (int $v.ordersService.port)) -}}
 {{- $_ := set $c "TRACKING_TTL" $svc.ttl -}}
 {{- $_ := set $c "REDIS_ADDR" $v.redis.addr -}}
+{{- $_ := set $c "SSE_MAX_STREAMS" (toString (int $svc.sse.maxStreams)) -}}
+{{- $_ := set $c "SSE_MAX_STREAMS_PER_CLIENT" (toString (int $svc.sse.maxStreamsPerClient)) -}}
 {{- else if eq $svc.key "notificationService" -}}
 {{- $_ := set $c "KAFKA_GROUP_ID" $svc.kafka.groupId -}}
 {{- $_ := set $c "KAFKA_DLT_TOPIC" (include "order-tracking.dltTopic" $root) -}}
@@ -167,6 +178,17 @@ exists on a first install). Call with (dict "root" $ "svc" $svc).
 {{- with $svc.notify.createdTemplate }}{{ $_ := set $c "NOTIFY_CREATED_TEMPLATE" . }}{{ end -}}
 {{- with $svc.notify.updatedTemplate }}{{ $_ := set $c "NOTIFY_UPDATED_TEMPLATE" . }}{{ end -}}
 {{- end -}}
+{{- /* Access control, the same for every service; the issuer and audience
+only mean something when tokens are checked. */ -}}
+{{- $_ := set $c "AUTH_MODE" (include "order-tracking.authMode" $root) -}}
+{{- if eq (include "order-tracking.authMode" $root) "jwt" -}}
+{{- $_ := set $c "OIDC_ISSUER_URL" $v.auth.issuerURL -}}
+{{- $_ := set $c "OIDC_AUDIENCE" $v.auth.audience -}}
+{{- end -}}
+{{- $_ := set $c "RATE_LIMIT_PER_SECOND" (toString $svc.rateLimit.perSecond) -}}
+{{- $_ := set $c "RATE_LIMIT_BURST" (toString (int $svc.rateLimit.burst)) -}}
+{{- with $svc.cors.allowedOrigins }}{{ $_ := set $c "CORS_ALLOWED_ORIGINS" (join "," .) }}{{ end -}}
+{{- with $svc.trustedProxies }}{{ $_ := set $c "HTTP_TRUSTED_PROXIES" (join "," .) }}{{ end -}}
 {{- range $k, $val := $svc.config }}{{ $_ := set $c $k (toString $val) }}{{ end -}}
 {{- toYaml $c -}}
 {{- end }}
@@ -194,6 +216,76 @@ ever a plain value. Call with (dict "root" $ "svc" $svc).
       name: {{ $v.redis.existingSecret }}
       key: {{ $v.redis.secretKey }}
 {{- end }}
+{{- /* The client tracking-service gets its tokens for orders-service with.
+Not `required` here: "order-tracking.validate" reports a missing Secret name
+together with every other problem (Helm stops at the first template failing). */}}
+{{- if and (eq .svc.key "trackingService") (eq (include "order-tracking.authMode" .root) "jwt") }}
+{{- $cc := $v.auth.clientCredentials }}
+- name: OIDC_CLIENT_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $cc.existingSecret }}
+      key: {{ $cc.clientIdKey }}
+- name: OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $cc.existingSecret }}
+      key: {{ $cc.clientSecretKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks the schema cannot state with a useful message, all reported at once
+so that one round trip fixes them. configmap.yaml calls it: that template is
+rendered on every install, whichever services are enabled.
+*/}}
+{{- define "order-tracking.validate" -}}
+{{- $v := .Values -}}
+{{- $problems := list -}}
+{{- if eq (include "order-tracking.authMode" .) "jwt" -}}
+{{- if not $v.auth.issuerURL -}}
+{{- $problems = append $problems "auth.issuerURL is required: set auth.issuerURL to your OIDC issuer, or set auth.mode=off explicitly to run without authentication" -}}
+{{- end -}}
+{{- if and $v.trackingService.enabled (not $v.auth.clientCredentials.existingSecret) -}}
+{{- $problems = append $problems (printf "auth.clientCredentials.existingSecret is required when auth.mode=jwt: tracking-service calls orders-service with an OAuth2 client-credentials client; create a Secret with the keys %s and %s (kubectl create secret generic order-tracking-oidc-client --from-literal=%s=... --from-literal=%s=...) and set auth.clientCredentials.existingSecret to its name" $v.auth.clientCredentials.clientIdKey $v.auth.clientCredentials.clientSecretKey $v.auth.clientCredentials.clientIdKey $v.auth.clientCredentials.clientSecretKey) -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.ingress.enabled -}}
+{{- range $h, $host := $v.ingress.hosts -}}
+{{- range $i, $p := $host.paths -}}
+{{- with include "order-tracking.exposesOperational" $p.path -}}
+{{- $problems = append $problems (printf "ingress.hosts[%d].paths[%d].path %q %s" $h $i $p.path .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.httpRoute.enabled -}}
+{{- range $i, $r := $v.httpRoute.rules -}}
+{{- with include "order-tracking.exposesOperational" $r.path -}}
+{{- $problems = append $problems (printf "httpRoute.rules[%d].path %q %s" $i $r.path .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- with $problems -}}
+{{- fail (printf "invalid values:\n- %s" (join "\n- " .)) -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Why a public route's path would reach an operational endpoint (metrics,
+probes, profiles) of the service port, or nothing when it would not. The
+path is compared as a string prefix, whatever its type: a Prefix "/" covers
+everything, and ImplementationSpecific paths are string prefixes on
+ingress-nginx, so "/m" would reach /metrics there.
+*/}}
+{{- define "order-tracking.exposesOperational" -}}
+{{- $p := lower (trimSuffix "/" .) -}}
+{{- range $op := list "/metrics" "/healthz" "/readyz" "/debug" -}}
+{{- if or (hasPrefix $p $op) (hasPrefix (printf "%s/" $op) $p) -}}
+{{- printf "would expose %s: route only the API and page paths (/orders, /api/v1/orders, /openapi.json, /track, /t, /notifications)" $op -}}
+{{- break -}}
+{{- end -}}
+{{- end -}}
 {{- end }}
 
 {{/* The restricted container security context, shared by every container. */}}
