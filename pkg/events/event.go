@@ -35,6 +35,12 @@ func (t Type) known() bool {
 type Order struct {
 	// ID is the order's database id.
 	ID int64 `json:"id"`
+	// TrackingCode is the order's private tracking link (see
+	// orders-service); empty in events published before it existed.
+	TrackingCode string `json:"trackingCode,omitempty"`
+	// Owner is the subject of the customer the order belongs to; empty
+	// when it was placed with auth off.
+	Owner string `json:"owner,omitempty"`
 	// CustomerName is who placed the order.
 	CustomerName string `json:"customerName"`
 	// Item is what was ordered.

@@ -51,9 +51,12 @@ func (w logWriter) Write(p []byte) (int, error) {
 // http://127.0.0.1:PORT.
 //
 // HTTP_PORT is set after env, so the returned URL is always the one the
-// service listens on.
+// service listens on. AUTH_MODE is off unless env sets it: the services
+// refuse to start without an issuer otherwise, and tests about access
+// start them with one (see pkg/auth/authtest).
 func StartService(t *testing.T, run RunFunc, env map[string]string, logs io.Writer) string {
 	t.Helper()
+	t.Setenv("AUTH_MODE", "off")
 	for k, v := range env {
 		t.Setenv(k, v)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	testinfra.Unsetenv(t, "HTTP_PORT", "DATABASE_URL", "MIGRATE_ON_START", "KAFKA_TOPIC", "KAFKA_BROKERS",
 		"KAFKA_CREATE_TOPIC", "KAFKA_TOPIC_PARTITIONS", "HTTP_SHUTDOWN_TIMEOUT", "LOG_FORMAT")
+	t.Setenv("AUTH_MODE", "off")
 	cfg, err := config.Load[Config]()
 	if err != nil {
 		t.Fatal(err)
@@ -29,11 +31,27 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigFalseOverridesDefault(t *testing.T) {
 	t.Setenv("MIGRATE_ON_START", "false")
 	t.Setenv("KAFKA_CREATE_TOPIC", "false")
+	t.Setenv("AUTH_MODE", "off")
 	cfg, err := config.Load[Config]()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Postgres.MigrateOnStart || cfg.CreateTopic {
 		t.Errorf("got MigrateOnStart %v, CreateTopic %v, want both false", cfg.Postgres.MigrateOnStart, cfg.CreateTopic)
+	}
+}
+
+// Auth is on unless switched off: without an issuer the service does not
+// start, and says what the two ways out are.
+func TestConfigAuthRequiredByDefault(t *testing.T) {
+	testinfra.Unsetenv(t, "AUTH_MODE", "OIDC_ISSUER_URL")
+	_, err := config.Load[Config]()
+	if err == nil || !strings.Contains(err.Error(), "OIDC_ISSUER_URL is required when AUTH_MODE=jwt: set it to your OIDC issuer, or set AUTH_MODE=off") {
+		t.Fatalf("got %v, want the error naming OIDC_ISSUER_URL and AUTH_MODE=off", err)
+	}
+	t.Setenv("OIDC_ISSUER_URL", "https://id.example.com/realms/shop")
+	cfg, err := config.Load[Config]()
+	if err != nil || !cfg.Auth.Enabled() || cfg.Auth.Audience != "order-tracking" || cfg.IdempotencyKeyTTL != 24*time.Hour {
+		t.Fatalf("got %+v, %v, want jwt auth for audience order-tracking and keys kept 24h", cfg.Auth, err)
 	}
 }

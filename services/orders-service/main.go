@@ -15,11 +15,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/order-tracking/platform/pkg/auth"
 	"github.com/order-tracking/platform/pkg/config"
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
 	pg "github.com/order-tracking/platform/pkg/postgres"
+	"github.com/order-tracking/platform/pkg/ratelimit"
 	"github.com/order-tracking/platform/pkg/service"
 	"github.com/order-tracking/platform/services/orders-service/internal/api"
 	"github.com/order-tracking/platform/services/orders-service/internal/metrics"
@@ -39,6 +42,11 @@ type Config struct {
 	// CreateTopic makes the service create the events topic at start when it
 	// is missing (off where a Strimzi KafkaTopic owns it).
 	CreateTopic bool `env:"KAFKA_CREATE_TOPIC"`
+	// IdempotencyKeyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyKeyTTL time.Duration `env:"IDEMPOTENCY_KEY_TTL"`
+
+	Auth      auth.Config
+	RateLimit ratelimit.Config
 
 	Postgres pg.Config
 	Log      logging.Config
@@ -52,6 +60,7 @@ type Config struct {
 func (c *Config) SetDefaults() {
 	c.TopicPartitions = 6
 	c.CreateTopic = true
+	c.IdempotencyKeyTTL = postgres.DefaultKeyTTL
 	c.HTTP.Port = 8081
 }
 
@@ -61,7 +70,10 @@ func (c *Config) Validate() error {
 	if c.TopicPartitions < 1 {
 		errs = append(errs, errors.New("KAFKA_TOPIC_PARTITIONS must be at least 1"))
 	}
-	errs = append(errs, config.ValidateEach(c.Postgres, c.Log, c.HTTP, c.Kafka, c.Outbox))
+	if c.IdempotencyKeyTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("IDEMPOTENCY_KEY_TTL must be at least 1m, got %s", c.IdempotencyKeyTTL))
+	}
+	errs = append(errs, config.ValidateEach(c.Postgres, c.Log, c.HTTP, c.Kafka, c.Outbox, c.Auth, c.RateLimit))
 	return errors.Join(errs...)
 }
 
@@ -75,6 +87,9 @@ var spec = service.Spec[Config]{
 }
 
 func main() { service.Main(spec) }
+
+// keySweepInterval is how often expired idempotency keys are deleted.
+const keySweepInterval = 10 * time.Minute
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	pool, err := pg.Connect(ctx, cfg.Postgres, postgres.Migrate)
@@ -120,8 +135,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// The store and the relay of this process share a Wakeup: while this
 	// relay is the active one, writes wake it without a NOTIFY each.
 	wakeup := outbox.NewWakeup()
-	store := postgres.NewOrderStore(pool, postgres.StoreOptions{Wakeup: wakeup})
-	api.Register(srv.Router(), logger, orders.NewService(store, orderMetrics))
+	store := postgres.NewOrderStore(pool, postgres.StoreOptions{Wakeup: wakeup, KeyTTL: cfg.IdempotencyKeyTTL})
+	if !cfg.Auth.Enabled() {
+		logger.Warn(auth.OffWarning)
+	}
+	api.Register(srv.Router(), logger, orders.NewService(store, orderMetrics), guard.Guards{
+		Auth:    auth.NewAuthenticator(cfg.Auth, logger, auth.VerifierOptions{}),
+		Limiter: ratelimit.New(cfg.RateLimit, ratelimit.Options{}),
+	})
 
 	relay, err := outbox.NewRelay(cfg.Outbox, pool, publisher, logger, wakeup)
 	if err != nil {
@@ -133,6 +154,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return store.SweepKeysEvery(gctx, keySweepInterval, logger) })
 	return g.Wait()
 }
 

@@ -129,6 +129,9 @@ type createOrderBody struct {
 	CustomerName string `json:"customerName"`
 	Item         string `json:"item"`
 	Quantity     *int   `json:"quantity"`
+	// Owner names the customer an order is placed for; only a caller with
+	// orders:write may name another than itself.
+	Owner string `json:"owner"`
 }
 
 // decodeCreateOrder reads and validates a create request of the given shape.
@@ -138,7 +141,7 @@ func decodeCreateOrder(r io.Reader, s shape) (orders.NewOrder, error) {
 	if err := decodeJSON(r, &body, s == v1Shape); err != nil {
 		return orders.NewOrder{}, err
 	}
-	n := orders.NewOrder{CustomerName: body.CustomerName, Item: body.Item, Quantity: 1}
+	n := orders.NewOrder{CustomerName: body.CustomerName, Item: body.Item, Quantity: 1, Owner: body.Owner}
 	if body.Quantity != nil {
 		n.Quantity = *body.Quantity
 	}
@@ -174,10 +177,13 @@ func checkStorable(v *orders.ValidationError, field, s string) {
 // requestHash fingerprints a decoded create request for idempotency. It
 // hashes the order after defaults rather than the raw bytes, so a retry that
 // differs only in whitespace, key order or an omitted default still matches.
-func requestHash(n orders.NewOrder) string {
+// The API's shape is part of it: the answer kept with a key is in that
+// API's shape, so a key reused on the other API is another request.
+func requestHash(n orders.NewOrder, s shape) string {
 	var b bytes.Buffer
 	// Lengths prefix the strings so that no two orders encode alike.
-	fmt.Fprintf(&b, "%d:%s|%d:%s|%d", len(n.CustomerName), n.CustomerName, len(n.Item), n.Item, n.Quantity)
+	fmt.Fprintf(&b, "%d:%s|%d:%s|%d|%d:%s|%d", len(n.CustomerName), n.CustomerName, len(n.Item), n.Item, n.Quantity,
+		len(n.Owner), n.Owner, s)
 	sum := sha256.Sum256(b.Bytes())
 	return hex.EncodeToString(sum[:])
 }

@@ -92,14 +92,24 @@ func TestRequestHashIgnoresFormatting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if requestHash(a) != requestHash(b) {
+	if requestHash(a, v1Shape) != requestHash(b, v1Shape) {
 		t.Errorf("got different hashes for the same order, want equal")
 	}
 	// Without the length prefixes these two would encode alike.
 	c := orders.NewOrder{CustomerName: "a|1:b", Item: "c", Quantity: 1}
 	d := orders.NewOrder{CustomerName: "a", Item: "b|1:c", Quantity: 1}
-	if requestHash(c) == requestHash(d) {
+	if requestHash(c, v1Shape) == requestHash(d, v1Shape) {
 		t.Errorf("got equal hashes for %+v and %+v, want different", c, d)
+	}
+	// The answer kept with a key is in its API's shape, and an owner
+	// makes another order.
+	if requestHash(a, legacyShape) == requestHash(a, v1Shape) {
+		t.Errorf("got equal hashes for the two APIs, want different")
+	}
+	e := a
+	e.Owner = "bob"
+	if requestHash(a, v1Shape) == requestHash(e, v1Shape) {
+		t.Errorf("got equal hashes for two owners, want different")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
@@ -29,12 +30,13 @@ type memStore struct {
 	next atomic.Int64
 }
 
-func (s *memStore) Create(_ context.Context, req orders.CreateRequest) (orders.Order, bool, error) {
+func (s *memStore) Create(_ context.Context, req orders.CreateRequest) (orders.Order, *orders.Receipt, error) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	return orders.Order{
 		ID: s.next.Add(1), CustomerName: req.Order.CustomerName, Item: req.Order.Item, Quantity: req.Order.Quantity,
-		Status: orders.StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
-	}, false, nil
+		TrackingCode: "trk_00000000000000000000000000000000",
+		Status:       orders.StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}, nil, nil
 }
 
 // BenchmarkCreateHandler measures POST /orders/createOrder through the
@@ -45,7 +47,7 @@ func BenchmarkCreateHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	Register(srv.Router(), slog.New(slog.DiscardHandler), orders.NewService(&memStore{}))
+	Register(srv.Router(), slog.New(slog.DiscardHandler), orders.NewService(&memStore{}), guard.Guards{})
 	h := srv.Handler()
 	const body = `{"customerName":"Alice","item":"Laptop","quantity":1}`
 	create := func() {

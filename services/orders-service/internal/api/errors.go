@@ -18,6 +18,7 @@ const (
 	problemInvalidTransition = "/problems/invalid-transition"
 	problemVersionMismatch   = "/problems/version-mismatch"
 	problemIdempotencyKey    = "/problems/idempotency-key-reused"
+	problemForbidden         = "/problems/forbidden"
 )
 
 // problem is a v1 problem with the extension members that explain a 409 and
@@ -46,10 +47,13 @@ func mapError(err error) httpapi.Body {
 		validation *orders.ValidationError
 		transition *orders.TransitionError
 		version    *orders.VersionMismatchError
+		forbidden  *orders.ForbiddenError
 	)
 	switch {
 	case errors.As(err, &validation):
 		return httpapi.InvalidRequest(validation.Error(), fieldErrors(validation.Fields))
+	case errors.As(err, &forbidden):
+		return &httpapi.Problem{Type: problemForbidden, Title: "Forbidden", Status: http.StatusForbidden, Detail: forbidden.Reason}
 	case errors.Is(err, orders.ErrNotFound):
 		return &httpapi.Problem{Type: problemNotFound, Title: "Order not found", Status: http.StatusNotFound, Detail: "order not found"}
 	case errors.As(err, &transition):

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
@@ -52,7 +53,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // will build it minus its own middleware.
 func newEngine(svc *orders.Service) *gin.Engine {
 	e := gin.New()
-	Register(e, quiet, svc)
+	Register(e, quiet, svc, guard.Guards{})
 	return e
 }
 
@@ -73,12 +74,12 @@ func statusOf(err error) (int, *httpapi.Problem) {
 // seedOrder creates an order and moves it to status, returning it.
 func seedOrder(t *testing.T, svc *orders.Service, status orders.Status) orders.Order {
 	t.Helper()
-	o, _, err := svc.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "book", Quantity: 2}})
+	o, _, err := svc.Create(t.Context(), orders.Anyone, orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "book", Quantity: 2}})
 	if err != nil {
 		t.Fatalf("cannot seed order: %v", err)
 	}
 	if status != "" && status != o.Status {
-		if o, _, err = svc.UpdateStatus(t.Context(), o.ID, status, nil); err != nil {
+		if o, _, err = svc.UpdateStatus(t.Context(), orders.Anyone, o.ID, status, nil); err != nil {
 			t.Fatalf("cannot move seeded order to %s: %v", status, err)
 		}
 	}

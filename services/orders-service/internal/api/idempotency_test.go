@@ -37,8 +37,22 @@ func TestIntegrationIdempotency(t *testing.T) {
 			if first.Code != http.StatusCreated || first.Header().Get("Idempotent-Replayed") != "" {
 				t.Fatalf("got first %d with Idempotent-Replayed %q, want 201 without", first.Code, first.Header().Get("Idempotent-Replayed"))
 			}
+			// The order moves on before the retries: they still get the
+			// first answer, not the order's state now.
+			var created struct{ ID int64 }
+			if err := json.Unmarshal(first.Body.Bytes(), &created); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := svc.UpdateStatus(t.Context(), orders.Anyone, created.ID, orders.StatusConfirmed, nil); err != nil {
+				t.Fatal(err)
+			}
 			for _, body := range []string{tc.body, tc.retry} {
 				again := do(t, e, "POST", tc.path, body, key)
+				for _, h := range []string{"ETag", "Location", "Content-Type"} {
+					if again.Header().Get(h) != first.Header().Get(h) {
+						t.Errorf("got retry %s %q, want the first answer's %q", h, again.Header().Get(h), first.Header().Get(h))
+					}
+				}
 				if again.Code != http.StatusCreated {
 					t.Fatalf("got retry status %d, want 201; body %s", again.Code, again.Body)
 				}
@@ -72,7 +86,7 @@ func TestIntegrationIdempotency(t *testing.T) {
 
 func countOrders(t *testing.T, svc *orders.Service) int {
 	t.Helper()
-	os, err := svc.List(t.Context(), orders.Filter{})
+	os, err := svc.List(t.Context(), orders.Anyone, orders.Filter{})
 	if err != nil {
 		t.Fatalf("cannot list orders: %v", err)
 	}
@@ -114,7 +128,7 @@ func TestIntegrationIfMatch(t *testing.T) {
 				if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.CurrentVersion == nil {
 					t.Fatalf("got body %s, want a problem with currentVersion (err %v)", rec.Body, err)
 				}
-				cur, err := svc.Get(t.Context(), o.ID)
+				cur, err := svc.Get(t.Context(), orders.Anyone, o.ID)
 				if err != nil {
 					t.Fatal(err)
 				}

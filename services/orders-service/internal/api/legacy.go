@@ -13,7 +13,9 @@ import (
 
 // legacyOrder is an order as the original API wrote it.
 type legacyOrder struct {
-	ID           int64         `json:"id"`
+	ID int64 `json:"id"`
+	// TrackingCode is new: the order's private tracking link.
+	TrackingCode string        `json:"trackingCode"`
 	CustomerName string        `json:"customerName"`
 	Item         string        `json:"item"`
 	Quantity     int           `json:"quantity"`
@@ -23,7 +25,7 @@ type legacyOrder struct {
 
 func toLegacy(o orders.Order) legacyOrder {
 	return legacyOrder{
-		ID: o.ID, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
+		ID: o.ID, TrackingCode: o.TrackingCode, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
 		Status: o.Status, CreatedAt: o.CreatedAt.UTC(),
 	}
 }
@@ -31,13 +33,9 @@ func toLegacy(o orders.Order) legacyOrder {
 // handleLegacyCreate serves POST /orders/createOrder, /orders/ and /orders.
 func handleLegacyCreate(svc *orders.Service) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
-		o, replayed, err := createOrder(c, svc, legacyShape)
-		if err != nil {
-			return err
-		}
-		markReplayed(c, replayed)
-		httpapi.Encode(c, http.StatusCreated, toLegacy(o))
-		return nil
+		return createOrder(c, svc, legacyShape, func(o orders.Order) orders.Receipt {
+			return jsonReceipt(http.StatusCreated, toLegacy(o), nil)
+		})
 	}
 }
 
@@ -46,6 +44,10 @@ func handleLegacyCreate(svc *orders.Service) httpapi.HandlerFunc {
 // already has answers 200 and changes nothing.
 func handleLegacyUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
+		who, err := caller(c.Request.Context())
+		if err != nil {
+			return err
+		}
 		id, err := parseID(c)
 		if err != nil {
 			return err
@@ -54,7 +56,7 @@ func handleLegacyUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		o, changed, err := svc.UpdateStatus(c.Request.Context(), id, to, nil)
+		o, changed, err := svc.UpdateStatus(c.Request.Context(), who, id, to, nil)
 		if err != nil {
 			return err
 		}
@@ -72,11 +74,15 @@ func handleLegacyUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
 // as Spring's optional @RequestParam binding treated it.
 func handleLegacyList(svc *orders.Service) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
+		who, err := caller(c.Request.Context())
+		if err != nil {
+			return err
+		}
 		f, err := legacyFilter(c)
 		if err != nil {
 			return err
 		}
-		os, err := svc.List(c.Request.Context(), f)
+		os, err := svc.List(c.Request.Context(), who, f)
 		if err != nil {
 			return err
 		}

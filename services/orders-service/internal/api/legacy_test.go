@@ -37,8 +37,14 @@ func TestIntegrationLegacyAPI(t *testing.T) {
 			wantCode: 400, wantFields: []string{"customerName"}},
 		{name: "create with malformed JSON", method: "POST", path: "/orders/createOrder", body: `{"customerName":`,
 			wantCode: 400, wantDetail: "malformed JSON"},
-		{name: "create with empty body", method: "POST", path: "/orders/createOrder",
+		{name: "create with empty body", method: "POST", path: "/orders/createOrder", header: map[string]string{"Content-Type": "application/json"},
 			wantCode: 400, wantDetail: "required"},
+		// 415, as the original's Spring MVC answered: a text/plain body is
+		// what a page of another origin can send without asking.
+		{name: "create as text/plain", method: "POST", path: "/orders/createOrder", body: `{"customerName":"Ada","item":"book"}`,
+			header: map[string]string{"Content-Type": "text/plain"}, wantCode: 415, wantDetail: "Content-Type: application/json"},
+		{name: "create without a content type", method: "POST", path: "/orders/createOrder",
+			wantCode: 415, wantDetail: "got Content-Type none"},
 		{name: "create with an array", method: "POST", path: "/orders/createOrder", body: `[1]`,
 			wantCode: 400, wantDetail: "JSON object"},
 		{name: "create with trailing data", method: "POST", path: "/orders/createOrder", body: `{"customerName":"Ada","item":"book"} {}`,
@@ -84,12 +90,12 @@ func TestIntegrationLegacyFetchAllOrders(t *testing.T) {
 	svc := newTestService(t)
 	e := newEngine(svc)
 	create := func(name, item string, status orders.Status) int64 {
-		o, _, err := svc.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: name, Item: item, Quantity: 1}})
+		o, _, err := svc.Create(t.Context(), orders.Anyone, orders.CreateRequest{Order: orders.NewOrder{CustomerName: name, Item: item, Quantity: 1}})
 		if err != nil {
 			t.Fatalf("cannot seed order: %v", err)
 		}
 		if status != orders.StatusPending {
-			if _, _, err := svc.UpdateStatus(t.Context(), o.ID, status, nil); err != nil {
+			if _, _, err := svc.UpdateStatus(t.Context(), orders.Anyone, o.ID, status, nil); err != nil {
 				t.Fatalf("cannot seed status: %v", err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpserver"
 )
 
@@ -37,7 +38,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 	e := gin.New()
 	// The handlers are only listed, never called, so no service is needed.
-	Register(e, quiet, nil)
+	Register(e, quiet, nil, guard.Guards{})
 
 	registered := map[string]bool{}
 	for _, r := range e.Routes() {
@@ -59,7 +60,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 
 func TestOpenAPIServed(t *testing.T) {
 	e := gin.New()
-	Register(e, quiet, nil)
+	Register(e, quiet, nil, guard.Guards{})
 	rec := do(t, e, "GET", "/openapi.json", "", nil)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("got status %d, want 200", rec.Code)
@@ -110,7 +111,7 @@ func TestOpenAPIWithHTTPServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	Register(srv.Router(), quiet, nil)
+	Register(srv.Router(), quiet, nil, guard.Guards{})
 	doc, err := openAPI()
 	if err != nil {
 		t.Fatal(err)

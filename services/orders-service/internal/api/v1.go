@@ -22,7 +22,11 @@ const (
 // order is an order as the v1 API writes it: the legacy fields plus the
 // version its ETag and If-Match refer to.
 type order struct {
-	ID           int64         `json:"id"`
+	ID           int64  `json:"id"`
+	TrackingCode string `json:"trackingCode"`
+	// Owner is the subject of the customer the order belongs to; absent
+	// for orders placed with auth off.
+	Owner        string        `json:"owner,omitempty"`
 	CustomerName string        `json:"customerName"`
 	Item         string        `json:"item"`
 	Quantity     int           `json:"quantity"`
@@ -34,7 +38,7 @@ type order struct {
 
 func toV1(o orders.Order) order {
 	return order{
-		ID: o.ID, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
+		ID: o.ID, TrackingCode: o.TrackingCode, Owner: o.Owner, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
 		Status: o.Status, Version: o.Version, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 	}
 }
@@ -53,15 +57,12 @@ func etag(o orders.Order) string { return `"` + strconv.FormatInt(o.Version, 10)
 // handleCreate serves POST /api/v1/orders.
 func handleCreate(svc *orders.Service) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
-		o, replayed, err := createOrder(c, svc, v1Shape)
-		if err != nil {
-			return err
-		}
-		markReplayed(c, replayed)
-		c.Header("Location", "/api/v1/orders/"+strconv.FormatInt(o.ID, 10))
-		c.Header("ETag", etag(o))
-		httpapi.Encode(c, http.StatusCreated, toV1(o))
-		return nil
+		return createOrder(c, svc, v1Shape, func(o orders.Order) orders.Receipt {
+			return jsonReceipt(http.StatusCreated, toV1(o), map[string]string{
+				"Location": "/api/v1/orders/" + strconv.FormatInt(o.ID, 10),
+				"ETag":     etag(o),
+			})
+		})
 	}
 }
 
@@ -72,7 +73,7 @@ func handleGet(svc *orders.Service) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		o, err := svc.Get(c.Request.Context(), id)
+		o, err := getOrder(svc)(c.Request.Context(), id)
 		if err != nil {
 			return err
 		}
@@ -86,6 +87,10 @@ func handleGet(svc *orders.Service) httpapi.HandlerFunc {
 // last id of the previous page, so pages stay stable while orders are added.
 func handleList(svc *orders.Service) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
+		who, err := caller(c.Request.Context())
+		if err != nil {
+			return err
+		}
 		f, err := commonFilter(c)
 		if err != nil {
 			return err
@@ -99,7 +104,7 @@ func handleList(svc *orders.Service) httpapi.HandlerFunc {
 		}
 		// One extra row tells whether another page follows without a count.
 		f.Limit = limit + 1
-		os, err := svc.List(c.Request.Context(), f)
+		os, err := svc.List(c.Request.Context(), who, f)
 		if err != nil {
 			return err
 		}
@@ -126,12 +131,19 @@ type statusChange struct {
 // otherwise), so two clients cannot overwrite each other unknowingly.
 func handleUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
+		who, err := caller(c.Request.Context())
+		if err != nil {
+			return err
+		}
 		id, err := parseID(c)
 		if err != nil {
 			return err
 		}
 		ifVersion, err := parseIfMatch(c.Request.Header)
 		if err != nil {
+			return err
+		}
+		if err := httpapi.RequireJSON(c); err != nil {
 			return err
 		}
 		var req statusChange
@@ -147,7 +159,7 @@ func handleUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		o, _, err := svc.UpdateStatus(c.Request.Context(), id, to, ifVersion)
+		o, _, err := svc.UpdateStatus(c.Request.Context(), who, id, to, ifVersion)
 		if err != nil {
 			return err
 		}

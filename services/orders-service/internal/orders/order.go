@@ -11,7 +11,13 @@ import (
 // Order is one customer order. Version grows by one with every change and is
 // what events, ETags and optimistic concurrency checks refer to.
 type Order struct {
-	ID           int64
+	ID int64
+	// TrackingCode is the order's private tracking link: whoever holds it
+	// may follow the order's progress (see NewTrackingCode).
+	TrackingCode string
+	// Owner is the subject of the customer the order belongs to; empty for
+	// an order created with auth off and no owner named.
+	Owner        string
 	CustomerName string
 	Item         string
 	Quantity     int
@@ -26,6 +32,10 @@ type NewOrder struct {
 	CustomerName string
 	Item         string
 	Quantity     int
+	// Owner is the customer the order is placed for, when a caller that
+	// may create orders for anyone (a shop's backend) names one; empty
+	// means the caller itself.
+	Owner string
 }
 
 // Limits on client input, shared by both APIs and the OpenAPI document.
@@ -33,6 +43,8 @@ const (
 	MaxNameLength = 200
 	MinQuantity   = 1
 	MaxQuantity   = 10000
+	// MaxOwnerLength bounds a subject: OIDC allows 255 ASCII characters.
+	MaxOwnerLength = 255
 )
 
 // Validate reports every problem with n at once, so a client can fix its
@@ -43,6 +55,9 @@ func (n NewOrder) Validate() error {
 	v.checkText("item", n.Item)
 	if n.Quantity < MinQuantity || n.Quantity > MaxQuantity {
 		v.Add("quantity", "must be an integer from 1 to 10000")
+	}
+	if len(n.Owner) > MaxOwnerLength {
+		v.Add("owner", "must be at most 255 bytes")
 	}
 	return v.OrNil()
 }
@@ -60,6 +75,8 @@ func (v *ValidationError) checkText(field, value string) {
 // id, and After is the keyset cursor: only ids greater than it are returned.
 type Filter struct {
 	ID           *int64
+	Owner        *string
+	TrackingCode *string
 	CustomerName *string
 	Item         *string
 	Status       *Status
@@ -73,17 +90,33 @@ type Filter struct {
 type CreateRequest struct {
 	Order          NewOrder
 	IdempotencyKey string
-	RequestHash    string
+	// KeyScope is whose key IdempotencyKey is: the caller's subject, so
+	// that two callers' keys never meet; empty with auth off. The service
+	// sets it.
+	KeyScope    string
+	RequestHash string
+	// Receipt renders the answer to the create, which the store keeps with
+	// the key so that a retry is answered with exactly the first answer,
+	// not the order's state at the time of the retry. Required with a key.
+	Receipt func(Order) Receipt
+}
+
+// Receipt is the answer a create was given, as its transport wrote it.
+type Receipt struct {
+	Status int
+	Header map[string]string
+	Body   []byte
 }
 
 // Store keeps orders. Every method that changes an order also records the
 // matching event in the same transaction (the transactional outbox), so an
 // accepted change and its event are never separated.
 type Store interface {
-	// Create stores a new PENDING order at version 1. With an idempotency key
-	// already used for the same request it returns the first order and
-	// replayed=true, creating nothing.
-	Create(ctx context.Context, req CreateRequest) (o Order, replayed bool, err error)
+	// Create stores a new PENDING order at version 1 with a new tracking
+	// code. With an idempotency key of req.KeyScope used for the same
+	// request within the keys' lifetime, it creates nothing and returns the
+	// first create's receipt; ErrIdempotencyKeyReused for another request.
+	Create(ctx context.Context, req CreateRequest) (o Order, replay *Receipt, err error)
 	// Get returns the order or ErrNotFound.
 	Get(ctx context.Context, id int64) (Order, error)
 	// List returns the orders matching f, ordered by id.

@@ -83,12 +83,12 @@ func TestNewOrderValidate(t *testing.T) {
 		in         NewOrder
 		wantFields []string
 	}{
-		{"valid", NewOrder{"Ann", "Book", 1}, nil},
-		{"max quantity", NewOrder{"Ann", "Book", 10000}, nil},
+		{"valid", NewOrder{CustomerName: "Ann", Item: "Book", Quantity: 1}, nil},
+		{"max quantity", NewOrder{CustomerName: "Ann", Item: "Book", Quantity: 10000}, nil},
 		{"everything missing", NewOrder{}, []string{"customerName", "item", "quantity"}},
-		{"too long", NewOrder{long, long, 3}, []string{"customerName", "item"}},
-		{"quantity too big", NewOrder{"Ann", "Book", 10001}, []string{"quantity"}},
-		{"negative quantity", NewOrder{"Ann", "Book", -1}, []string{"quantity"}},
+		{"too long", NewOrder{CustomerName: long, Item: long, Quantity: 3}, []string{"customerName", "item"}},
+		{"quantity too big", NewOrder{CustomerName: "Ann", Item: "Book", Quantity: 10001}, []string{"quantity"}},
+		{"negative quantity", NewOrder{CustomerName: "Ann", Item: "Book", Quantity: -1}, []string{"quantity"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

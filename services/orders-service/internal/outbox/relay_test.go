@@ -365,7 +365,7 @@ func (f *fixture) eventIDs(t *testing.T) []string {
 
 func (f *fixture) create(t *testing.T, name string) orders.Order {
 	t.Helper()
-	o, _, err := f.svc.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: name, Item: "Book", Quantity: 1}})
+	o, _, err := f.svc.Create(t.Context(), orders.Anyone, orders.CreateRequest{Order: orders.NewOrder{CustomerName: name, Item: "Book", Quantity: 1}})
 	if err != nil {
 		t.Fatalf("cannot create order: %v", err)
 	}
@@ -429,7 +429,7 @@ func TestIntegrationRelayWakeUp(t *testing.T) {
 			}
 			drain()
 
-			o, _, err := orders.NewService(store).Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: "second", Item: "Book", Quantity: 1}})
+			o, _, err := orders.NewService(store).Create(t.Context(), orders.Anyone, orders.CreateRequest{Order: orders.NewOrder{CustomerName: "second", Item: "Book", Quantity: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -467,7 +467,7 @@ func TestIntegrationRelayKeepsCommitOrder(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range ordersPerWorker {
-				o, _, err := f.svc.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{
+				o, _, err := f.svc.Create(t.Context(), orders.Anyone, orders.CreateRequest{Order: orders.NewOrder{
 					CustomerName: fmt.Sprintf("worker-%d", w), Item: fmt.Sprintf("item-%d", i), Quantity: 1,
 				}})
 				if err != nil {
@@ -498,7 +498,7 @@ func TestIntegrationRelayKeepsCommitOrder(t *testing.T) {
 		wg.Go(func() {
 			for _, id := range mine {
 				for _, to := range path {
-					_, _, err := f.svc.UpdateStatus(t.Context(), id, to, nil)
+					_, _, err := f.svc.UpdateStatus(t.Context(), orders.Anyone, id, to, nil)
 					var te *orders.TransitionError
 					if err != nil && !errors.As(err, &te) {
 						errs <- err
@@ -650,7 +650,7 @@ func TestIntegrationRelayBrokerDown(t *testing.T) {
 	const n = 5
 	for i := range n {
 		o := f.create(t, fmt.Sprintf("during-%d", i))
-		if _, _, err := f.svc.UpdateStatus(t.Context(), o.ID, orders.StatusConfirmed, nil); err != nil {
+		if _, _, err := f.svc.UpdateStatus(t.Context(), orders.Anyone, o.ID, orders.StatusConfirmed, nil); err != nil {
 			t.Fatalf("update with the broker down: got error %v, want none", err)
 		}
 	}
@@ -741,7 +741,7 @@ func TestIntegrationRelayPipelineKeepsWhatFailed(t *testing.T) {
 	}
 	for _, to := range path {
 		for _, id := range ids {
-			if _, _, err := f.svc.UpdateStatus(t.Context(), id, to, nil); err != nil {
+			if _, _, err := f.svc.UpdateStatus(t.Context(), orders.Anyone, id, to, nil); err != nil {
 				t.Fatalf("update: got error %v, want none", err)
 			}
 		}
@@ -830,7 +830,7 @@ func TestIntegrationRelayPipelineLateCommit(t *testing.T) {
 	if err := txA.Commit(t.Context()); err != nil {
 		t.Fatalf("cannot commit A: %v", err)
 	}
-	if _, _, err := f.svc.UpdateStatus(t.Context(), a.ID, orders.StatusConfirmed, nil); err != nil {
+	if _, _, err := f.svc.UpdateStatus(t.Context(), orders.Anyone, a.ID, orders.StatusConfirmed, nil); err != nil {
 		t.Fatalf("cannot update A: %v", err)
 	}
 	close(pub.release)
@@ -868,7 +868,7 @@ func TestIntegrationRelayLeaderElection(t *testing.T) {
 	var want []change
 	for i := range 10 {
 		o := f.create(t, fmt.Sprintf("leader-%d", i))
-		if _, _, err := f.svc.UpdateStatus(t.Context(), o.ID, orders.StatusConfirmed, nil); err != nil {
+		if _, _, err := f.svc.UpdateStatus(t.Context(), orders.Anyone, o.ID, orders.StatusConfirmed, nil); err != nil {
 			t.Fatalf("cannot update: %v", err)
 		}
 		want = append(want, change{o.ID, 1}, change{o.ID, 2})
@@ -1058,7 +1058,7 @@ func TestIntegrationRelayOneEventPerAcceptedChange(t *testing.T) {
 				if i < len(path)-1 && rand.N(2) == 0 {
 					continue // skip a step now and then, as clients may
 				}
-				_, changed, err := f.svc.UpdateStatus(t.Context(), o.ID, to, nil)
+				_, changed, err := f.svc.UpdateStatus(t.Context(), orders.Anyone, o.ID, to, nil)
 				var te *orders.TransitionError
 				switch {
 				case errors.As(err, &te):
@@ -1127,7 +1127,7 @@ func TestIntegrationRelayCarriesTraceparent(t *testing.T) {
 		ctx  context.Context
 		want []string
 	}{{traced, []string{tp}}, {t.Context(), nil}} {
-		o, _, err := f.svc.Create(c.ctx, orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 1}})
+		o, _, err := f.svc.Create(c.ctx, orders.Anyone, orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +30,16 @@ type StoreOptions struct {
 	// then wake it directly while it is the active relay (see
 	// outbox.Wakeup); nil: every write notifies.
 	Wakeup *outbox.Wakeup
+	// KeyTTL is how long an idempotency key is remembered; default
+	// DefaultKeyTTL. An older key is treated as never used, and
+	// SweepKeys deletes it.
+	KeyTTL time.Duration
 }
+
+// DefaultKeyTTL is how long idempotency keys are remembered unless
+// IDEMPOTENCY_KEY_TTL says otherwise: a client's retries come within
+// minutes, a day covers a client that was down overnight.
+const DefaultKeyTTL = 24 * time.Hour
 
 // idBlock is how many order ids the store takes from the orders' sequence
 // at a time, as Hibernate's pooled sequence generators do (allocationSize
@@ -47,6 +57,7 @@ type OrderStore struct {
 	pool   *pgxpool.Pool
 	source string
 	wakeup *outbox.Wakeup
+	keyTTL time.Duration
 
 	// idMu guards ids, the rest of the current block of order ids in
 	// increasing order.
@@ -61,7 +72,10 @@ func NewOrderStore(pool *pgxpool.Pool, opts StoreOptions) *OrderStore {
 	if opts.Source == "" {
 		opts.Source = "/orders-service"
 	}
-	return &OrderStore{pool: pool, source: opts.Source, wakeup: opts.Wakeup}
+	if opts.KeyTTL <= 0 {
+		opts.KeyTTL = DefaultKeyTTL
+	}
+	return &OrderStore{pool: pool, source: opts.Source, wakeup: opts.Wakeup, keyTTL: opts.KeyTTL}
 }
 
 // nextID returns an unused order id, taking a new block from the sequence
@@ -96,19 +110,19 @@ func timestamp() time.Time {
 
 // insertOrder writes a new order with an id from nextID; the identity
 // column otherwise refuses ids it did not generate.
-const insertOrder = `INSERT INTO orders (id, customer_name, item, quantity, status, version, created_at, updated_at)
-	OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`
+const insertOrder = `INSERT INTO orders (id, customer_name, item, quantity, status, version, created_at, updated_at, owner, tracking_code)
+	OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULLIF($8, ''), $9) RETURNING id`
 
 // updateOrder writes a change only if the order is still at the version
 // it was read at ($3); it returns no row when another change came first.
 const updateOrder = `UPDATE orders SET status = $2, version = version + 1, updated_at = $4
 	WHERE id = $1 AND version = $3 RETURNING id`
 
-const orderColumns = "id, customer_name, item, quantity, status, version, created_at, updated_at"
+const orderColumns = "id, customer_name, item, quantity, status, version, created_at, updated_at, coalesce(owner, ''), tracking_code"
 
 func scanOrder(row pgx.Row) (orders.Order, error) {
 	var o orders.Order
-	err := row.Scan(&o.ID, &o.CustomerName, &o.Item, &o.Quantity, &o.Status, &o.Version, &o.CreatedAt, &o.UpdatedAt)
+	err := row.Scan(&o.ID, &o.CustomerName, &o.Item, &o.Quantity, &o.Status, &o.Version, &o.CreatedAt, &o.UpdatedAt, &o.Owner, &o.TrackingCode)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, orders.ErrNotFound
 	}
@@ -118,53 +132,129 @@ func scanOrder(row pgx.Row) (orders.Order, error) {
 
 // Create implements orders.Store. Without an idempotency key it is one
 // statement; with one, a transaction serialises the requests sharing it.
-func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o orders.Order, replayed bool, err error) {
+func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o orders.Order, replay *orders.Receipt, err error) {
 	// The id is taken before any transaction: a block refill inside one
 	// would need a second connection while holding the first, and callers
 	// waiting on the idempotency lock could hold all the others.
 	o, err = s.newOrder(ctx, req.Order)
 	if err != nil {
-		return orders.Order{}, false, err
+		return orders.Order{}, nil, err
 	}
 	if req.IdempotencyKey == "" {
-		return o, false, s.insert(ctx, s.pool, s.wakeup, o)
+		return o, nil, s.insert(ctx, s.pool, s.wakeup, o)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Serialises requests that share a key, so two concurrent retries
 		// cannot both miss the key and create two orders. The two-key form
 		// keeps these locks apart from the relay's and goose's bigint locks.
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", idempotencyLockSpace, req.IdempotencyKey); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2 || ':' || $3))",
+			idempotencyLockSpace, req.KeyScope, req.IdempotencyKey); err != nil {
 			return fmt.Errorf("cannot lock idempotency key: %w", err)
 		}
-		var hash string
-		var first int64
-		err := tx.QueryRow(ctx, "SELECT request_hash, order_id FROM idempotency_keys WHERE key = $1", req.IdempotencyKey).Scan(&hash, &first)
-		switch {
-		case err == nil:
-			if hash != req.RequestHash {
-				return orders.ErrIdempotencyKeyReused
-			}
-			replayed = true
-			o, err = scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", first))
+		replay, err = s.replay(ctx, tx, req)
+		if err != nil || replay != nil {
 			return err
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("cannot look up idempotency key: %w", err)
 		}
 		// No wake-up inside the transaction: the row is visible only once
 		// it commits, so the relay is told by NOTIFY, at commit.
 		if err := s.insert(ctx, tx, nil, o); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3)",
-			req.IdempotencyKey, req.RequestHash, o.ID); err != nil {
+		r := req.Receipt(o)
+		if _, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, order_id, response_status, response_header, response_body)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			req.KeyScope, req.IdempotencyKey, req.RequestHash, o.ID, r.Status, r.Header, r.Body); err != nil {
 			return fmt.Errorf("cannot record idempotency key: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return orders.Order{}, false, err
+		return orders.Order{}, nil, err
 	}
-	return o, replayed, nil
+	return o, replay, nil
+}
+
+// replay returns the receipt kept with req's key, nil when the key is
+// unused or expired (an expired key is deleted, to be used afresh), and
+// ErrIdempotencyKeyReused when it was used for another request. It runs
+// under the key's lock.
+func (s *OrderStore) replay(ctx context.Context, tx pgx.Tx, req orders.CreateRequest) (*orders.Receipt, error) {
+	var (
+		hash    string
+		first   int64
+		expired bool
+		status  *int
+		header  map[string]string
+		body    []byte
+	)
+	err := tx.QueryRow(ctx, `SELECT request_hash, order_id, created_at <= now() - make_interval(secs => $3),
+			response_status, response_header, response_body
+		FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+		req.KeyScope, req.IdempotencyKey, s.keyTTL.Seconds()).Scan(&hash, &first, &expired, &status, &header, &body)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("cannot look up idempotency key: %w", err)
+	case expired:
+		if _, err := tx.Exec(ctx, "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", req.KeyScope, req.IdempotencyKey); err != nil {
+			return nil, fmt.Errorf("cannot delete expired idempotency key: %w", err)
+		}
+		return nil, nil
+	case hash != req.RequestHash:
+		return nil, orders.ErrIdempotencyKeyReused
+	case status != nil:
+		return &orders.Receipt{Status: *status, Header: header, Body: body}, nil
+	}
+	// A key recorded before answers were kept: answer from the order.
+	o, err := scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", first))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the order of idempotency key: %w", err)
+	}
+	r := req.Receipt(o)
+	return &r, nil
+}
+
+// SweepKeysEvery runs SweepKeys every interval until ctx ends. A failed
+// sweep is logged and tried again at the next tick: expired keys are
+// already ignored by Create, the sweep only reclaims their space.
+func (s *OrderStore) SweepKeysEvery(ctx context.Context, interval time.Duration, log *slog.Logger) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := s.SweepKeys(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("cannot sweep expired idempotency keys", "err", err)
+		case n > 0:
+			log.Debug("swept expired idempotency keys", "deleted", n)
+		}
+	}
+}
+
+// SweepKeys deletes the idempotency keys older than the store's key TTL,
+// in batches so that no statement holds many locks or runs long, and
+// returns how many it deleted.
+func (s *OrderStore) SweepKeys(ctx context.Context) (int64, error) {
+	const batch = 5000
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid IN (
+			SELECT ctid FROM idempotency_keys WHERE created_at <= now() - make_interval(secs => $1) LIMIT $2)`,
+			s.keyTTL.Seconds(), batch)
+		if err != nil {
+			return total, fmt.Errorf("cannot sweep idempotency keys: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < batch {
+			return total, nil
+		}
+	}
 }
 
 // newOrder is n as the new PENDING order at version 1 that Create writes.
@@ -176,6 +266,7 @@ func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Or
 	now := timestamp()
 	return orders.Order{
 		ID: id, CustomerName: n.CustomerName, Item: n.Item, Quantity: n.Quantity,
+		Owner: n.Owner, TrackingCode: orders.NewTrackingCode(),
 		Status: orders.StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}, nil
 }
@@ -183,7 +274,7 @@ func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Or
 // insert writes the new order o and its OrderCreatedEvent in one statement.
 func (s *OrderStore) insert(ctx context.Context, db outbox.Querier, w *outbox.Wakeup, o orders.Order) error {
 	if _, err := outbox.Enqueue(ctx, db, w, insertOrder,
-		[]any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt},
+		[]any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt, o.Owner, o.TrackingCode},
 		events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt), s.source); err != nil {
 		return fmt.Errorf("cannot insert order: %w", err)
 	}
@@ -206,6 +297,12 @@ func (s *OrderStore) List(ctx context.Context, f orders.Filter) ([]orders.Order,
 	add("id > $%d", f.After)
 	if f.ID != nil {
 		add("id = $%d", *f.ID)
+	}
+	if f.Owner != nil {
+		add("owner = $%d", *f.Owner)
+	}
+	if f.TrackingCode != nil {
+		add("tracking_code = $%d", *f.TrackingCode)
 	}
 	if f.CustomerName != nil {
 		add("customer_name = $%d", *f.CustomerName)
@@ -276,6 +373,8 @@ func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders
 func snapshot(o orders.Order) events.Order {
 	return events.Order{
 		ID:           o.ID,
+		TrackingCode: o.TrackingCode,
+		Owner:        o.Owner,
 		CustomerName: o.CustomerName,
 		Item:         o.Item,
 		Quantity:     o.Quantity,

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,7 +94,7 @@ func countOrders(t *testing.T, pool *pgxpool.Pool) int {
 // snapshot is what the event contract should say about o.
 func snapshot(o orders.Order) events.Order {
 	return events.Order{
-		ID: o.ID, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
+		ID: o.ID, TrackingCode: o.TrackingCode, Owner: o.Owner, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity,
 		Status: string(o.Status), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}
 }
@@ -116,14 +118,14 @@ func TestIntegrationCreate(t *testing.T) {
 	// of slack absorbs the rounding to microseconds.
 	before := time.Now().Add(-time.Second)
 
-	o, replayed, err := s.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 2}})
+	o, replay, err := s.Create(t.Context(), orders.CreateRequest{Order: orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 2}})
 	if err != nil {
 		t.Fatalf("got error %v, want none", err)
 	}
 	after := time.Now().Add(time.Second)
 
-	if replayed {
-		t.Errorf("got replayed=true, want false for a request without idempotency key")
+	if replay != nil {
+		t.Errorf("got a replay, want none for a request without idempotency key")
 	}
 	if o.ID <= 0 || o.CustomerName != "Ada" || o.Item != "Book" || o.Quantity != 2 {
 		t.Errorf("got %+v, want a new order for Ada of 2 Book", o)
@@ -343,38 +345,51 @@ func TestIntegrationUpdateNotFound(t *testing.T) {
 	}
 }
 
+// receiptOf is a create's receipt as a test renders it: the order's id,
+// status and version, so that a replay shows which state it was made from.
+func receiptOf(o orders.Order) orders.Receipt {
+	return orders.Receipt{Status: 201, Header: map[string]string{"ETag": fmt.Sprint(o.Version)},
+		Body: fmt.Appendf(nil, "%d %s %d", o.ID, o.Status, o.Version)}
+}
+
 func TestIntegrationCreateIdempotent(t *testing.T) {
 	s, pool := newStore(t)
 	req := orders.CreateRequest{
-		Order:          orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 1},
+		Order:          orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 1, Owner: "alice"},
 		IdempotencyKey: "key-1",
+		KeyScope:       "alice",
 		RequestHash:    "hash-1",
+		Receipt:        receiptOf,
 	}
-	first, replayed, err := s.Create(t.Context(), req)
-	if err != nil || replayed {
-		t.Fatalf("first: got replayed=%v err=%v, want a new order", replayed, err)
+	first, replay, err := s.Create(t.Context(), req)
+	if err != nil || replay != nil {
+		t.Fatalf("first: got replay=%v err=%v, want a new order", replay, err)
 	}
-	// A retry may arrive after the order changed: it gets the current order.
-	first, err = s.Update(t.Context(), first.ID, setStatus(orders.StatusConfirmed))
-	if err != nil {
+	if first.Owner != "alice" || !strings.HasPrefix(first.TrackingCode, orders.TrackingCodePrefix) {
+		t.Errorf("first: got owner %q tracking code %q, want alice and a code", first.Owner, first.TrackingCode)
+	}
+	want := receiptOf(first)
+	// A retry may arrive after the order changed: it gets the first answer,
+	// not the current order.
+	if _, err = s.Update(t.Context(), first.ID, setStatus(orders.StatusConfirmed)); err != nil {
 		t.Fatalf("cannot update: %v", err)
 	}
 
-	second, replayed, err := s.Create(t.Context(), req)
+	_, replay, err = s.Create(t.Context(), req)
 	if err != nil {
 		t.Fatalf("second: got error %v, want none", err)
 	}
-	if !replayed {
-		t.Errorf("second: got replayed=false, want true")
-	}
-	if second != first {
-		t.Errorf("second: got %+v, want the first order %+v", second, first)
+	if replay == nil || replay.Status != want.Status || string(replay.Body) != string(want.Body) || replay.Header["ETag"] != "1" {
+		t.Errorf("second: got replay %+v, want the first answer %+v", replay, want)
 	}
 	if n := countOrders(t, pool); n != 1 {
 		t.Errorf("got %d orders, want 1", n)
 	}
 	if rows := readOutbox(t, pool); len(rows) != 2 || rows[0].Event.Type != events.TypeOrderCreated {
 		t.Errorf("got %d outbox rows, want 2 (one creation, one update)", len(rows))
+	}
+	if rows := readOutbox(t, pool); rows[0].Event.Order.Owner != "alice" || rows[0].Event.Order.TrackingCode != first.TrackingCode {
+		t.Errorf("got event order %+v, want owner alice and the order's tracking code", rows[0].Event.Order)
 	}
 
 	t.Run("same key, other request", func(t *testing.T) {
@@ -393,9 +408,50 @@ func TestIntegrationCreateIdempotent(t *testing.T) {
 	t.Run("other key, same request", func(t *testing.T) {
 		other := req
 		other.IdempotencyKey = "key-2"
-		o, replayed, err := s.Create(t.Context(), other)
-		if err != nil || replayed || o.ID == first.ID {
-			t.Fatalf("got order %d replayed=%v err=%v, want a second order", o.ID, replayed, err)
+		o, replay, err := s.Create(t.Context(), other)
+		if err != nil || replay != nil || o.ID == first.ID {
+			t.Fatalf("got order %d replay=%v err=%v, want a second order", o.ID, replay, err)
+		}
+	})
+
+	t.Run("same key, another caller", func(t *testing.T) {
+		other := req
+		other.KeyScope, other.Order.Owner = "bob", "bob"
+		o, replay, err := s.Create(t.Context(), other)
+		if err != nil || replay != nil || o.ID == first.ID {
+			t.Fatalf("got order %d replay=%v err=%v, want bob's own new order: keys are per caller", o.ID, replay, err)
+		}
+	})
+
+	t.Run("expired key", func(t *testing.T) {
+		short := postgres.NewOrderStore(pool, postgres.StoreOptions{KeyTTL: time.Minute})
+		if _, err := pool.Exec(t.Context(), "UPDATE idempotency_keys SET created_at = now() - interval '2 minutes' WHERE scope = 'alice' AND key = 'key-1'"); err != nil {
+			t.Fatal(err)
+		}
+		o, replay, err := short.Create(t.Context(), req)
+		if err != nil || replay != nil || o.ID == first.ID {
+			t.Fatalf("got order %d replay=%v err=%v, want a new order: the key expired", o.ID, replay, err)
+		}
+		_, replay, err = short.Create(t.Context(), req)
+		if err != nil || replay == nil || string(replay.Body) != string(receiptOf(o).Body) {
+			t.Fatalf("got replay %+v err=%v, want the new order's answer", replay, err)
+		}
+	})
+
+	t.Run("sweep", func(t *testing.T) {
+		short := postgres.NewOrderStore(pool, postgres.StoreOptions{KeyTTL: time.Minute})
+		if _, err := pool.Exec(t.Context(), "UPDATE idempotency_keys SET created_at = now() - interval '2 minutes' WHERE key = 'key-2'"); err != nil {
+			t.Fatal(err)
+		}
+		n, err := short.SweepKeys(t.Context())
+		if err != nil || n != 1 {
+			t.Fatalf("got %d keys swept, err %v, want 1 (key-2)", n, err)
+		}
+		var left []string
+		rows, _ := pool.Query(t.Context(), "SELECT scope || '/' || key FROM idempotency_keys ORDER BY 1")
+		left, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || strings.Join(left, ",") != "alice/key-1,bob/key-1" {
+			t.Errorf("got keys %v (%v), want alice/key-1,bob/key-1", left, err)
 		}
 	})
 }
@@ -406,12 +462,13 @@ func TestIntegrationCreateIdempotentConcurrent(t *testing.T) {
 		Order:          orders.NewOrder{CustomerName: "Ada", Item: "Book", Quantity: 1},
 		IdempotencyKey: "key-concurrent",
 		RequestHash:    "hash",
+		Receipt:        receiptOf,
 	}
 	const n = 10
 	type result struct {
-		o        orders.Order
-		replayed bool
-		err      error
+		body   string
+		replay *orders.Receipt
+		err    error
 	}
 	results := make([]result, n)
 	start := make(chan struct{})
@@ -420,7 +477,13 @@ func TestIntegrationCreateIdempotentConcurrent(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			var r result
-			r.o, r.replayed, r.err = s.Create(t.Context(), req)
+			var o orders.Order
+			o, r.replay, r.err = s.Create(t.Context(), req)
+			if r.replay == nil {
+				r.body = string(receiptOf(o).Body)
+			} else {
+				r.body = string(r.replay.Body)
+			}
 			results[i] = r // each goroutine owns its index
 		})
 	}
@@ -432,10 +495,10 @@ func TestIntegrationCreateIdempotentConcurrent(t *testing.T) {
 		if r.err != nil {
 			t.Fatalf("create %d: got error %v, want none", i, r.err)
 		}
-		if r.o != results[0].o {
-			t.Errorf("create %d: got %+v, want the same order as create 0 %+v", i, r.o, results[0].o)
+		if r.body != results[0].body {
+			t.Errorf("create %d: got answer %q, want create 0's %q", i, r.body, results[0].body)
 		}
-		if !r.replayed {
+		if r.replay == nil {
 			fresh++
 		}
 	}
@@ -476,7 +539,7 @@ func TestIntegrationConcurrentUpdates(t *testing.T) {
 				if i < len(path)-1 && rand.N(2) == 0 {
 					continue
 				}
-				_, changed, err := svc.UpdateStatus(t.Context(), o.ID, to, nil)
+				_, changed, err := svc.UpdateStatus(t.Context(), orders.Anyone, o.ID, to, nil)
 				var te *orders.TransitionError
 				switch {
 				case errors.As(err, &te):
