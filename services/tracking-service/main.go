@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -18,10 +19,13 @@ import (
 	"go.opentelemetry.io/otel"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/order-tracking/platform/pkg/auth"
 	"github.com/order-tracking/platform/pkg/config"
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
+	"github.com/order-tracking/platform/pkg/ratelimit"
 	"github.com/order-tracking/platform/pkg/service"
 	"github.com/order-tracking/platform/pkg/tracing"
 	"github.com/order-tracking/platform/services/tracking-service/internal/api"
@@ -50,11 +54,20 @@ type Config struct {
 	// SSEHeartbeat is the interval of the comment lines that keep idle
 	// event streams open through proxies.
 	SSEHeartbeat time.Duration `env:"SSE_HEARTBEAT_INTERVAL"`
+	// SSEMaxStreams caps the event streams open on the instance, and
+	// SSEMaxStreamsPerClient those of one client; 0 is no cap.
+	SSEMaxStreams          int `env:"SSE_MAX_STREAMS"`
+	SSEMaxStreamsPerClient int `env:"SSE_MAX_STREAMS_PER_CLIENT"`
 
-	Log   logging.Config
-	HTTP  httpserver.Config
-	Redis redis.Config
-	Kafka kafka.ConsumerConfig
+	Log       logging.Config
+	HTTP      httpserver.Config
+	Redis     redis.Config
+	Kafka     kafka.ConsumerConfig
+	Auth      auth.Config
+	RateLimit ratelimit.Config
+	// Client is the service's own identity, with which it reads orders
+	// from orders-service when auth is on.
+	Client auth.ClientConfig
 }
 
 // SetDefaults gives a new Config this service's defaults, its port and
@@ -65,6 +78,8 @@ func (c *Config) SetDefaults() {
 	c.OrdersServiceURL = "http://127.0.0.1:8081"
 	c.OrdersServiceTimeout = 2 * time.Second
 	c.SSEHeartbeat = api.DefaultHeartbeat
+	c.SSEMaxStreams = 1000
+	c.SSEMaxStreamsPerClient = 10
 	c.HTTP.Port = 8082
 	c.Kafka.GroupID = name
 	c.Redis.ClientName = name
@@ -76,7 +91,7 @@ func (c *Config) Validate() error {
 	if c.TTL < time.Second {
 		errs = append(errs, fmt.Errorf("TRACKING_TTL must be at least 1s, got %s", c.TTL))
 	}
-	if _, err := orders.NewClient(c.OrdersServiceURL, c.OrdersServiceTimeout); err != nil {
+	if _, err := orders.NewClient(c.OrdersServiceURL, c.OrdersServiceTimeout, nil); err != nil {
 		errs = append(errs, fmt.Errorf("ORDERS_SERVICE_URL: %w", err))
 	}
 	if c.OrdersServiceTimeout <= 0 {
@@ -85,7 +100,10 @@ func (c *Config) Validate() error {
 	if c.SSEHeartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("SSE_HEARTBEAT_INTERVAL must be positive, got %s", c.SSEHeartbeat))
 	}
-	errs = append(errs, config.ValidateEach(c.Log, c.HTTP, c.Redis, c.Kafka))
+	if c.SSEMaxStreams < 0 || c.SSEMaxStreamsPerClient < 0 {
+		errs = append(errs, fmt.Errorf("SSE_MAX_STREAMS and SSE_MAX_STREAMS_PER_CLIENT must not be negative, got %d and %d", c.SSEMaxStreams, c.SSEMaxStreamsPerClient))
+	}
+	errs = append(errs, config.ValidateEach(c.Log, c.HTTP, c.Redis, c.Kafka, c.Auth, c.RateLimit), c.Client.ValidateFor(c.Auth))
 	return errors.Join(errs...)
 }
 
@@ -135,7 +153,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer writers.Close()
 	opts := redis.StoreOptions{KeyPrefix: cfg.Redis.KeyPrefix, TTL: cfg.TTL, Logger: logger}
 	store, eventStore := redis.NewStore(readers, opts), redis.NewStore(writers, opts)
-	source, err := orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout)
+	// With auth on, reads from orders-service carry the service's own
+	// client-credentials token, which may read any order.
+	source, err := orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout,
+		cfg.Client.Transport(cfg.Auth, nil, http.DefaultTransport, auth.ScopeRead))
 	if err != nil {
 		return err
 	}
@@ -151,7 +172,17 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	srv.AddReadinessCheck("redis", store.Ping)
-	api.Register(srv.Router(), logger, svc, changes, api.Options{Heartbeat: cfg.SSEHeartbeat})
+	if !cfg.Auth.Enabled() {
+		logger.Warn(auth.OffWarning)
+	}
+	api.Register(srv.Router(), logger, svc, changes, api.Options{
+		Heartbeat: cfg.SSEHeartbeat,
+		Guards: guard.Guards{
+			Auth:    auth.NewAuthenticator(cfg.Auth, logger, auth.VerifierOptions{}),
+			Limiter: ratelimit.New(cfg.RateLimit, ratelimit.Options{}),
+		},
+		MaxStreams: cfg.SSEMaxStreams, MaxStreamsPerClient: cfg.SSEMaxStreamsPerClient,
+	})
 
 	// The events never fill from orders-service: they are the source.
 	proj, err := projector.New(tracking.NewService(eventStore, source), reg)

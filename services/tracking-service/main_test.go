@@ -174,14 +174,29 @@ func TestRunRejectsBadConfigAndCommands(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	testinfra.Unsetenv(t, "HTTP_PORT", "KAFKA_GROUP_ID", "KAFKA_TOPIC", "TRACKING_TTL", "ORDERS_SERVICE_URL", "REDIS_KEY_PREFIX")
+	testinfra.Unsetenv(t, "HTTP_PORT", "KAFKA_GROUP_ID", "KAFKA_TOPIC", "TRACKING_TTL", "ORDERS_SERVICE_URL", "REDIS_KEY_PREFIX",
+		"SSE_MAX_STREAMS", "SSE_MAX_STREAMS_PER_CLIENT")
+	t.Setenv("AUTH_MODE", "off")
 	cfg, err := config.Load[Config]()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprint(cfg.HTTP.Port, cfg.Kafka.GroupID, cfg.Kafka.Topic, cfg.TTL, cfg.OrdersServiceURL, cfg.Redis.KeyPrefix)
-	if want := fmt.Sprint(8082, "tracking-service", "order-events", 24*time.Hour, "http://127.0.0.1:8081", "tracking:"); got != want {
+	got := fmt.Sprint(cfg.HTTP.Port, cfg.Kafka.GroupID, cfg.Kafka.Topic, cfg.TTL, cfg.OrdersServiceURL, cfg.Redis.KeyPrefix,
+		cfg.SSEMaxStreams, cfg.SSEMaxStreamsPerClient)
+	if want := fmt.Sprint(8082, "tracking-service", "order-events", 24*time.Hour, "http://127.0.0.1:8081", "tracking:", 1000, 10); got != want {
 		t.Errorf("got defaults %q, want %q", got, want)
+	}
+}
+
+// With auth on, tracking-service needs an issuer and its own client's
+// credentials, and says so all at once.
+func TestConfigAuthNeedsClientCredentials(t *testing.T) {
+	testinfra.Unsetenv(t, "AUTH_MODE", "OIDC_ISSUER_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
+	_, err := config.Load[Config]()
+	for _, want := range []string{"OIDC_ISSUER_URL is required", "AUTH_MODE=off", "OIDC_CLIENT_ID is required", "OIDC_CLIENT_SECRET is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error containing %q", err, want)
+		}
 	}
 }
 

@@ -125,6 +125,10 @@ func commonFilter(c *gin.Context) (orders.Filter, error) {
 		checkStorable(&v, "item", s)
 		f.Item = &s
 	}
+	if s := c.Query("trackingCode"); s != "" {
+		checkStorable(&v, "trackingCode", s)
+		f.TrackingCode = &s
+	}
 	if err := v.OrNil(); err != nil {
 		return orders.Filter{}, err
 	}

@@ -1,10 +1,5 @@
 package orders
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-)
-
 // Caller is who asks the service for something, and what they may do. The
 // HTTP adapter builds it from the request's token; the rules of who may do
 // what are the service's.
@@ -36,19 +31,3 @@ type ForbiddenError struct {
 }
 
 func (e *ForbiddenError) Error() string { return "forbidden: " + e.Reason }
-
-// TrackingCodePrefix starts every tracking code, which sets codes apart
-// from numeric order ids in the same path segment (/track/{idOrCode}).
-const TrackingCodePrefix = "trk_"
-
-// NewTrackingCode returns a new tracking code: the prefix and 128 random
-// bits in lowercase hex, unguessable and safe in a URL.
-func NewTrackingCode() string {
-	return TrackingCodePrefix + hex.EncodeToString(randomBytes(16))
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return b
-}

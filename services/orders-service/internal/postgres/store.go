@@ -266,7 +266,7 @@ func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Or
 	now := timestamp()
 	return orders.Order{
 		ID: id, CustomerName: n.CustomerName, Item: n.Item, Quantity: n.Quantity,
-		Owner: n.Owner, TrackingCode: orders.NewTrackingCode(),
+		Owner: n.Owner, TrackingCode: events.NewTrackingCode(),
 		Status: orders.StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}, nil
 }

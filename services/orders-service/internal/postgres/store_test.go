@@ -365,7 +365,7 @@ func TestIntegrationCreateIdempotent(t *testing.T) {
 	if err != nil || replay != nil {
 		t.Fatalf("first: got replay=%v err=%v, want a new order", replay, err)
 	}
-	if first.Owner != "alice" || !strings.HasPrefix(first.TrackingCode, orders.TrackingCodePrefix) {
+	if first.Owner != "alice" || !strings.HasPrefix(first.TrackingCode, events.TrackingCodePrefix) {
 		t.Errorf("first: got owner %q tracking code %q, want alice and a code", first.Owner, first.TrackingCode)
 	}
 	want := receiptOf(first)

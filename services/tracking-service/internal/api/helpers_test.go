@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -33,16 +34,37 @@ var (
 // order returns the state of order id at version v.
 func order(id, v int64, status string) tracking.Order {
 	return tracking.Order{
-		ID: id, CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: status,
+		ID: id, TrackingCode: codeOf(id), Owner: "alice", CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: status,
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(v) * time.Minute), Version: v,
 	}
 }
 
-// fakeOrdersService stands in for orders-service's GET /api/v1/orders/{id}:
-// it knows known, answers 500 for order 500 and 404 for anything else.
+// codeOf is the tracking code the tests give order id.
+func codeOf(id int64) string { return fmt.Sprintf("trk_%032x", id) }
+
+// fakeOrdersService stands in for orders-service's GET /api/v1/orders/{id}
+// and GET /api/v1/orders?trackingCode=: it knows known, answers 500 for
+// order 500 and 404 (or an empty page) for anything else.
 func fakeOrdersService(t *testing.T, known ...tracking.Order) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode := func(o tracking.Order) map[string]any {
+			return map[string]any{
+				"id": o.ID, "trackingCode": o.TrackingCode, "owner": o.Owner, "customerName": o.CustomerName, "item": o.Item,
+				"quantity": o.Quantity, "status": o.Status, "createdAt": o.CreatedAt, "updatedAt": o.UpdatedAt, "version": o.Version,
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if code := r.URL.Query().Get("trackingCode"); r.URL.Path == "/api/v1/orders" && code != "" {
+			items := []any{}
+			for _, o := range known {
+				if o.TrackingCode == code {
+					items = append(items, encode(o))
+				}
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"items": items})
+			return
+		}
 		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/orders/"), 10, 64)
 		if id == 500 {
 			http.Error(w, "boom", http.StatusInternalServerError)
@@ -50,11 +72,7 @@ func fakeOrdersService(t *testing.T, known ...tracking.Order) string {
 		}
 		for _, o := range known {
 			if o.ID == id {
-				w.Header().Set("Content-Type", "application/json")
-				_ = json.NewEncoder(w).Encode(map[string]any{
-					"id": o.ID, "customerName": o.CustomerName, "item": o.Item, "quantity": o.Quantity,
-					"status": o.Status, "createdAt": o.CreatedAt, "updatedAt": o.UpdatedAt, "version": o.Version,
-				})
+				_ = json.NewEncoder(w).Encode(encode(o))
 				return
 			}
 		}
@@ -89,7 +107,7 @@ func newHub(t *testing.T) *hub.Hub {
 
 func newService(t *testing.T, store tracking.Store, ordersURL string) *tracking.Service {
 	t.Helper()
-	c, err := orders.NewClient(ordersURL, time.Second)
+	c, err := orders.NewClient(ordersURL, time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,11 +212,46 @@ type sseEvent struct {
 type sseStream struct {
 	resp   *http.Response
 	events chan sseEvent // closed when the stream ends
+	cancel context.CancelFunc
+}
+
+// close ends the stream from the client's side.
+func (s *sseStream) close() {
+	s.cancel()
+	s.resp.Body.Close()
 }
 
 // openStream opens url and reads its events on a goroutine that ends with
 // the stream; the test's cleanup closes the stream and waits for it.
 func openStream(t *testing.T, url string) *sseStream {
+	t.Helper()
+	s, status := tryStream(t, url)
+	if s == nil {
+		t.Fatalf("GET %s: got status %d, want a stream", url, status)
+	}
+	return s
+}
+
+// waitForStream opens url, retrying for up to 5s while it is refused: a
+// stream's place is freed once the server notices its client left.
+func waitForStream(t *testing.T, url string) *sseStream {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, status := tryStream(t, url)
+		if s != nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: still %d after 5s, want a stream", url, status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tryStream opens url: a stream when it answers 200, else nil and the
+// status.
+func tryStream(t *testing.T, url string) (*sseStream, int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -210,7 +263,12 @@ func openStream(t *testing.T, url string) *sseStream {
 		cancel()
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	s := &sseStream{resp: resp, events: make(chan sseEvent, 1024)}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, resp.StatusCode
+	}
+	s := &sseStream{resp: resp, events: make(chan sseEvent, 1024), cancel: cancel}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -222,7 +280,7 @@ func openStream(t *testing.T, url string) *sseStream {
 		resp.Body.Close()
 		<-done
 	})
-	return s
+	return s, http.StatusOK
 }
 
 // readEvents parses r into out until r ends or ctx is cancelled.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/order-tracking/platform/pkg/httpapi"
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -25,6 +25,15 @@ type Options struct {
 	// connections that stay silent (often after 60s); zero means
 	// DefaultHeartbeat.
 	Heartbeat time.Duration
+	// Guards identify and charge the caller of every route; the zero value
+	// lets everyone do everything.
+	Guards guard.Guards
+	// MaxStreams caps the event streams open on this instance, and
+	// MaxStreamsPerClient those of one client (its token's subject, or its
+	// address); zero means no cap. Each stream holds a connection and a
+	// goroutine for as long as the client likes, so without caps a few
+	// clients could hold them all.
+	MaxStreams, MaxStreamsPerClient int
 }
 
 // Register adds every route of tracking-service onto r, its handlers logging
@@ -36,9 +45,14 @@ func Register(r gin.IRouter, log *slog.Logger, svc *tracking.Service, changes *h
 		opts.Heartbeat = DefaultHeartbeat
 	}
 	errs := responder(log)
+	g := r.Group("", opts.Guards.For(errs)...)
 
-	// The original Spring Boot endpoint, same path and fields.
-	r.GET("/track/:id", errs.Handle(httpapi.Read(parseID, svc.Get, toTracked)))
-	r.GET("/track/:id/history", errs.Handle(httpapi.Read(parseID, svc.History, history)))
-	r.GET("/track/:id/events", errs.Handle(handleEvents(svc, changes, opts.Heartbeat)))
+	// {id} is an order id or a tracking code (see resolve). By id: the
+	// original Spring Boot endpoint, same path and fields, for callers
+	// allowed to read any order. By code: the public tracking page's data,
+	// for anyone holding the code, without the customer's name.
+	g.GET("/track/:id", errs.Handle(handleTrack(svc)))
+	g.GET("/track/:id/history", errs.Handle(handleHistory(svc)))
+	g.GET("/track/:id/events", errs.Handle(handleEvents(svc, changes, opts.Heartbeat,
+		newStreamCaps(opts.MaxStreams, opts.MaxStreamsPerClient))))
 }

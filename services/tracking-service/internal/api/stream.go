@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/order-tracking/platform/pkg/httpapi"
+	"github.com/order-tracking/platform/pkg/ratelimit"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -33,12 +34,18 @@ const streamWriteTimeout = 10 * time.Second
 // when the change subscription was interrupted (changes may have been
 // missed) and when the service shuts down. In every case but the first the
 // client's EventSource reconnects and starts again from the current state.
-func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Duration) httpapi.HandlerFunc {
+func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Duration, caps *streamCaps) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
-		id, err := parseID(c)
+		t, err := resolve(c, svc)
 		if err != nil {
 			return err
 		}
+		release, err := caps.acquire(ratelimit.ClientKey(c))
+		if err != nil {
+			return err
+		}
+		defer release()
+		id := t.id
 		// Subscribe before reading the state, so that a change stored in
 		// between is delivered rather than lost; the version check below
 		// drops it if the state read already included it.
@@ -65,7 +72,7 @@ func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Durati
 
 		// From here on the answer is under way: what ends the stream is
 		// nobody's error to report.
-		stream{w: c.Writer, rc: rc}.follow(ctx, o, sub, heartbeat)
+		stream{w: c.Writer, rc: rc, view: t.view}.follow(ctx, o, sub, heartbeat)
 		return nil
 	}
 }
@@ -108,12 +115,14 @@ func (s stream) follow(ctx context.Context, o tracking.Order, sub *hub.Subscript
 type stream struct {
 	w  io.Writer
 	rc *http.ResponseController
+	// view is the shape of the states sent: what the caller may see.
+	view func(tracking.Order) any
 }
 
 // state sends o as a "state" event.
 func (s stream) state(o tracking.Order) error {
-	// A trackedOrder always marshals, and to one line, as data must be.
-	data, _ := json.Marshal(toTracked(o))
+	// Both views always marshal, and to one line, as data must be.
+	data, _ := json.Marshal(s.view(o))
 	return s.send(func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "id: %s\nevent: state\ndata: %s\n\n", strconv.FormatInt(o.Version, 10), data)
 		return err

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,56 @@ func TestIntegrationStreamErrorsBeforeStreaming(t *testing.T) {
 	}
 	if n := srv.hub.Len(); n != 0 {
 		t.Errorf("got %d subscribers after refused streams, want 0", n)
+	}
+}
+
+// TestIntegrationStreamByCode: the stream of a tracking code sends the
+// public view.
+func TestIntegrationStreamByCode(t *testing.T) {
+	srv := startServer(t, defaultHTTPConfig(), Options{})
+	apply(t, srv.env.Store, order(11, 1, "PENDING"))
+	s := openStream(t, srv.base+"/track/"+codeOf(11)+"/events")
+	first := s.next(t, 5*time.Second)
+	if first.name != "state" || strings.Contains(first.data, "Alice") || strings.Contains(first.data, "orderId") ||
+		!strings.Contains(first.data, `"trackingCode":"`+codeOf(11)+`"`) {
+		t.Fatalf("got %+v, want the public state: tracking code, no name, no id", first)
+	}
+	apply(t, srv.env.Store, order(11, 2, "SHIPPED"))
+	if next := s.next(t, 5*time.Second); !strings.Contains(next.data, `"status":"SHIPPED"`) || strings.Contains(next.data, "Alice") {
+		t.Fatalf("got %+v, want the public SHIPPED state", next)
+	}
+}
+
+// TestIntegrationStreamCaps: streams over the instance's cap answer 503,
+// over a client's share 429; a closed stream frees its place.
+func TestIntegrationStreamCaps(t *testing.T) {
+	tests := []struct {
+		name       string
+		opts       Options
+		wantStatus int
+	}{
+		{name: "per client", opts: Options{MaxStreams: 10, MaxStreamsPerClient: 2}, wantStatus: http.StatusTooManyRequests},
+		{name: "per instance", opts: Options{MaxStreams: 2, MaxStreamsPerClient: 10}, wantStatus: http.StatusServiceUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t, defaultHTTPConfig(), tc.opts)
+			apply(t, srv.env.Store, order(11, 1, "PENDING"))
+			url := srv.base + "/track/" + codeOf(11) + "/events"
+			a, b := openStream(t, url), openStream(t, url)
+			a.next(t, 5*time.Second)
+			b.next(t, 5*time.Second)
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("third stream: got %d with Retry-After %q, want %d with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), tc.wantStatus)
+			}
+			a.close()
+			c := waitForStream(t, url)
+			c.next(t, 5*time.Second)
+		})
 	}
 }

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/auth"
+	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -21,6 +25,93 @@ type trackedOrder struct {
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`
 	Version      int64     `json:"version"`
+}
+
+// publicOrder is an order as the holder of its tracking code sees it:
+// what a carrier's tracking page shows, and nothing that names or
+// identifies the customer (no name, no order id).
+type publicOrder struct {
+	TrackingCode string    `json:"trackingCode"`
+	Item         string    `json:"item"`
+	Quantity     int       `json:"quantity"`
+	Status       string    `json:"status"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+	Version      int64     `json:"version"`
+}
+
+func toPublic(o tracking.Order) publicOrder {
+	return publicOrder{
+		TrackingCode: o.TrackingCode, Item: o.Item, Quantity: o.Quantity, Status: o.Status,
+		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), Version: o.Version,
+	}
+}
+
+// target is the order a request names, and which view of it the caller
+// may have.
+type target struct {
+	id     int64
+	public bool
+}
+
+// view is the answer's shape of o for t's caller.
+func (t target) view(o tracking.Order) any {
+	if t.public {
+		return toPublic(o)
+	}
+	return toTracked(o)
+}
+
+// resolve reads the :id path parameter. A tracking code (it starts with
+// events.TrackingCodePrefix) names its order for anyone; a code that names no
+// order is a 404 like an unknown order. Anything else is an order id,
+// which only a caller allowed to read every order may use: ids are
+// sequential, so allowing them to anyone would let anyone read every
+// customer's order.
+func resolve(c *gin.Context, svc *tracking.Service) (target, error) {
+	ctx := c.Request.Context()
+	if p := c.Param("id"); strings.HasPrefix(p, events.TrackingCodePrefix) {
+		id, err := svc.ByCode(ctx, p)
+		return target{id: id, public: true}, err
+	}
+	if err := auth.Require(ctx, auth.ScopeRead); err != nil {
+		return target{}, err
+	}
+	id, err := parseID(c)
+	return target{id: id}, err
+}
+
+// handleTrack serves GET /track/:id.
+func handleTrack(svc *tracking.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
+		t, err := resolve(c, svc)
+		if err != nil {
+			return err
+		}
+		o, err := svc.Get(c.Request.Context(), t.id)
+		if err != nil {
+			return err
+		}
+		httpapi.Encode(c, http.StatusOK, t.view(o))
+		return nil
+	}
+}
+
+// handleHistory serves GET /track/:id/history, the same for both kinds of
+// caller: a timeline holds no customer data.
+func handleHistory(svc *tracking.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
+		t, err := resolve(c, svc)
+		if err != nil {
+			return err
+		}
+		h, err := svc.History(c.Request.Context(), t.id)
+		if err != nil {
+			return err
+		}
+		httpapi.Encode(c, http.StatusOK, history(h))
+		return nil
+	}
 }
 
 func toTracked(o tracking.Order) trackedOrder {

@@ -153,3 +153,42 @@ func TestRedisDown(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationTrackByCode: a tracking code opens its order's public
+// view to anyone: no customer name, no order id.
+func TestIntegrationTrackByCode(t *testing.T) {
+	env := redistest.New(t, 0)
+	apply(t, env.Store, order(11, 1, "PENDING"), order(11, 2, "SHIPPED"))
+	e := newEngine(t, newService(t, env.Store, fakeOrdersService(t, order(77, 3, "DELIVERED"))))
+	tests := []struct {
+		name   string
+		target string
+		status int
+		body   string
+	}{
+		{"stored order", "/track/" + codeOf(11), 200, `{"trackingCode":"` + codeOf(11) + `","item":"Laptop","quantity":1,"status":"SHIPPED",` +
+			`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T12:02:00Z","version":2}`},
+		{"not in Redis: read from orders-service", "/track/" + codeOf(77), 200, `{"trackingCode":"` + codeOf(77) + `","item":"Laptop","quantity":1,"status":"DELIVERED",` +
+			`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T12:03:00Z","version":3}`},
+		{"history", "/track/" + codeOf(11) + "/history", 200, `[{"status":"PENDING","at":"2025-03-01T12:01:00Z","version":1},{"status":"SHIPPED","at":"2025-03-01T12:02:00Z","version":2}]`},
+		{"unknown code", "/track/" + codeOf(99), 404, ""},
+		{"malformed code", "/track/trk_123", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := get(t, e, tt.target)
+			checkJSON(t, rec, tt.status)
+			if strings.Contains(rec.Body.String(), "Alice") || strings.Contains(rec.Body.String(), "alice") {
+				t.Errorf("got body %s, want no customer name in it", rec.Body)
+			}
+			if tt.body != "" && rec.Body.String() != tt.body {
+				t.Errorf("got body %s, want %s", rec.Body, tt.body)
+			}
+		})
+	}
+	t.Run("the code is indexed once read", func(t *testing.T) {
+		if id, err := env.Store.IDByCode(t.Context(), codeOf(77)); err != nil || id != 77 {
+			t.Errorf("got %d, %v, want 77", id, err)
+		}
+	})
+}

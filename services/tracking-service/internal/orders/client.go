@@ -36,19 +36,26 @@ var _ tracking.Source = (*Client)(nil)
 // http://orders-service:8081. timeout bounds each call: a fill happens
 // while a client waits, so a slow orders-service must turn into a quick
 // 503, not a hanging request. Each call is a client span, and carries the
-// caller's trace context (traceparent) to orders-service.
-func NewClient(baseURL string, timeout time.Duration) (*Client, error) {
+// caller's trace context (traceparent) to orders-service. transport sends
+// the requests, nil meaning http.DefaultTransport; with auth on it is the
+// one that adds the service's own token (auth.ClientConfig.Transport).
+func NewClient(baseURL string, timeout time.Duration, transport http.RoundTripper) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("orders-service URL must be an absolute http(s) URL, got %q", baseURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{base: u, http: &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(http.DefaultTransport)}}, nil
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	return &Client{base: u, http: &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(transport)}}, nil
 }
 
 // order is GET /api/v1/orders/{id}'s body.
 type order struct {
 	ID           int64     `json:"id"`
+	TrackingCode string    `json:"trackingCode"`
+	Owner        string    `json:"owner"`
 	CustomerName string    `json:"customerName"`
 	Item         string    `json:"item"`
 	Quantity     int       `json:"quantity"`
@@ -62,10 +69,41 @@ type order struct {
 // tracking.ErrNotFound; no answer, a timeout, any other status or a body
 // that is not an order wrap tracking.ErrUnavailable.
 func (c *Client) Order(ctx context.Context, id int64) (tracking.Order, error) {
-	u := c.base.JoinPath("api", "v1", "orders", strconv.FormatInt(id, 10))
+	var o order
+	if err := c.get(ctx, c.base.JoinPath("api", "v1", "orders", strconv.FormatInt(id, 10)), &o); err != nil {
+		return tracking.Order{}, err
+	}
+	return o.check(id)
+}
+
+// OrderByCode implements tracking.Source with GET
+// /api/v1/orders?trackingCode=: an empty page is tracking.ErrNotFound.
+func (c *Client) OrderByCode(ctx context.Context, code string) (tracking.Order, error) {
+	u := c.base.JoinPath("api", "v1", "orders")
+	u.RawQuery = url.Values{"trackingCode": {code}, "limit": {"1"}}.Encode()
+	var page struct {
+		Items []order `json:"items"`
+	}
+	if err := c.get(ctx, u, &page); err != nil {
+		return tracking.Order{}, err
+	}
+	if len(page.Items) == 0 {
+		return tracking.Order{}, tracking.ErrNotFound
+	}
+	o, err := page.Items[0].check(page.Items[0].ID)
+	if err == nil && o.TrackingCode != code {
+		err = fmt.Errorf("%w: orders-service sent order %d for another tracking code", tracking.ErrUnavailable, o.ID)
+	}
+	return o, err
+}
+
+// get reads u's JSON body into out: 404 is tracking.ErrNotFound, anything
+// but 200 wraps tracking.ErrUnavailable (a 401 or 403 too: the service's
+// own credentials are wrong, which no client of ours can fix).
+func (c *Client) get(ctx context.Context, u *url.URL, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return tracking.Order{}, fmt.Errorf("cannot build orders-service request: %w", err)
+		return fmt.Errorf("cannot build orders-service request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	// Carries the caller's request ID on, so one ID ties both services'
@@ -75,30 +113,34 @@ func (c *Client) Order(ctx context.Context, id int64) (tracking.Order, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return tracking.Order{}, fmt.Errorf("%w: cannot reach orders-service: %w", tracking.ErrUnavailable, err)
+		return fmt.Errorf("%w: cannot reach orders-service: %w", tracking.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
 	if err != nil {
-		return tracking.Order{}, fmt.Errorf("%w: cannot read orders-service response: %w", tracking.ErrUnavailable, err)
+		return fmt.Errorf("%w: cannot read orders-service response: %w", tracking.ErrUnavailable, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
-		return tracking.Order{}, tracking.ErrNotFound
+		return tracking.ErrNotFound
 	default:
-		return tracking.Order{}, fmt.Errorf("%w: orders-service answered %s", tracking.ErrUnavailable, resp.Status)
+		return fmt.Errorf("%w: orders-service answered %s", tracking.ErrUnavailable, resp.Status)
 	}
-	var o order
-	if err := json.Unmarshal(body, &o); err != nil {
-		return tracking.Order{}, fmt.Errorf("%w: orders-service sent an undecodable order: %w", tracking.ErrUnavailable, err)
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%w: orders-service sent an undecodable order: %w", tracking.ErrUnavailable, err)
 	}
+	return nil
+}
+
+// check returns o as tracking's order if it is order id, whole.
+func (o order) check(id int64) (tracking.Order, error) {
 	if o.ID != id || o.Version < 1 || o.Status == "" {
 		return tracking.Order{}, fmt.Errorf("%w: orders-service sent order %d version %d status %q for order %d",
 			tracking.ErrUnavailable, o.ID, o.Version, o.Status, id)
 	}
 	return tracking.Order{
-		ID: o.ID, CustomerName: o.CustomerName, Item: o.Item, Quantity: o.Quantity, Status: o.Status,
-		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), Version: o.Version,
+		ID: o.ID, TrackingCode: o.TrackingCode, Owner: o.Owner, CustomerName: o.CustomerName, Item: o.Item,
+		Quantity: o.Quantity, Status: o.Status, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), Version: o.Version,
 	}, nil
 }

@@ -50,7 +50,7 @@ func TestOrder(t *testing.T) {
 				_, _ = w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			c, err := NewClient(srv.URL+"/", time.Second)
+			c, err := NewClient(srv.URL+"/", time.Second, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestOrderUnreachableOrSlowIsUnavailable(t *testing.T) {
 
 	for name, url := range map[string]string{"down": closedURL, "slow": slow.URL} {
 		t.Run(name, func(t *testing.T) {
-			c, err := NewClient(url, 100*time.Millisecond)
+			c, err := NewClient(url, 100*time.Millisecond, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestOrderUnreachableOrSlowIsUnavailable(t *testing.T) {
 
 func TestNewClientRejectsBadURLs(t *testing.T) {
 	for _, u := range []string{"", "orders-service:8081", "ftp://x", "http://"} {
-		if _, err := NewClient(u, time.Second); err == nil {
+		if _, err := NewClient(u, time.Second, nil); err == nil {
 			t.Errorf("NewClient(%q): got no error, want one", u)
 		}
 	}
@@ -118,7 +118,7 @@ func TestOrderCarriesTraceContext(t *testing.T) {
 		_, _ = w.Write([]byte(orderJSON))
 	}))
 	defer srv.Close()
-	c, err := NewClient(srv.URL, time.Second)
+	c, err := NewClient(srv.URL, time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,12 @@ type StoreOptions struct {
 //
 //	<prefix>order:{<id>}           hash: version, state (JSON)
 //	<prefix>order:{<id>}:timeline  sorted set: entry JSON scored by version
+//	<prefix>code:<trackingCode>    string: the order's id
 //
+// The code's key cannot share the order's hash tag (it is looked up
+// without the id), so it is written beside the script rather than by it:
+// an index, checked against the order's state on every lookup, whose loss
+// only costs a read from orders-service.
 // and every applied change is published on <prefix>changes:<id>.
 type Store struct {
 	client goredis.UniversalClient
@@ -140,6 +145,8 @@ func (s *Store) stateKey(id int64) string {
 
 func (s *Store) timelineKey(id int64) string { return s.stateKey(id) + ":timeline" }
 
+func (s *Store) codeKey(code string) string { return s.prefix + "code:" + code }
+
 func (s *Store) channel(id int64) string { return s.prefix + "changes:" + strconv.FormatInt(id, 10) }
 
 // pattern matches every order's channel. The prefix is escaped because
@@ -159,6 +166,8 @@ func (s *Store) pattern() string {
 // keys and channels (and this package's Watch) see.
 type state struct {
 	ID           int64     `json:"orderId"`
+	TrackingCode string    `json:"trackingCode,omitempty"`
+	Owner        string    `json:"owner,omitempty"`
 	CustomerName string    `json:"customerName"`
 	Item         string    `json:"item"`
 	Quantity     int       `json:"quantity"`
@@ -200,6 +209,9 @@ func (s *Store) ApplyAll(ctx context.Context, os []tracking.Order) ([]bool, erro
 			for i, o := range os {
 				keys, args := s.applyArgs(o)
 				cmds[i] = applyScript.EvalSha(ctx, p, keys, args...)
+				if o.TrackingCode != "" {
+					p.Set(ctx, s.codeKey(o.TrackingCode), o.ID, s.ttl)
+				}
 			}
 			return nil
 		})
@@ -270,6 +282,18 @@ func (s *Store) History(ctx context.Context, id int64) ([]tracking.StatusChange,
 		out = append(out, tracking.StatusChange(e))
 	}
 	return out, nil
+}
+
+// IDByCode implements tracking.Store.
+func (s *Store) IDByCode(ctx context.Context, code string) (int64, error) {
+	id, err := s.client.Get(ctx, s.codeKey(code)).Int64()
+	switch {
+	case errors.Is(err, goredis.Nil):
+		return 0, tracking.ErrNotFound
+	case err != nil:
+		return 0, fmt.Errorf("%w: cannot read tracking code: %w", tracking.ErrUnavailable, err)
+	}
+	return id, nil
 }
 
 // Ping reports whether Redis answers; it is the readiness check and the

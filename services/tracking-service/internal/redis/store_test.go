@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // time that differ per version so that a wrong state shows.
 func order(id, v int64, status string) tracking.Order {
 	return tracking.Order{
-		ID: id, CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: status,
+		ID: id, TrackingCode: fmt.Sprintf("trk_%032x", id), Owner: "alice", CustomerName: "Alice", Item: "Laptop", Quantity: 1, Status: status,
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(v) * time.Minute), Version: v,
 	}
 }
@@ -120,7 +121,7 @@ func TestIntegrationApplySetsTTLOnBothKeys(t *testing.T) {
 	if _, err := env.Store.Apply(t.Context(), order(7, 1, "PENDING")); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{env.Prefix + "order:{7}", env.Prefix + "order:{7}:timeline"} {
+	for _, key := range []string{env.Prefix + "order:{7}", env.Prefix + "order:{7}:timeline", env.Prefix + "code:" + order(7, 1, "").TrackingCode} {
 		got, err := env.Client.PTTL(t.Context(), key).Result()
 		if err != nil {
 			t.Fatal(err)
@@ -128,6 +129,29 @@ func TestIntegrationApplySetsTTLOnBothKeys(t *testing.T) {
 		if got <= ttl-time.Minute || got > ttl {
 			t.Errorf("%s: got TTL %s, want about %s", key, got, ttl)
 		}
+	}
+}
+
+// TestIntegrationIDByCode: an applied order's tracking code names it; an
+// order without a code (from events that predate codes) indexes nothing.
+func TestIntegrationIDByCode(t *testing.T) {
+	env := redistest.New(t, 0)
+	noCode := order(8, 1, "PENDING")
+	noCode.TrackingCode = ""
+	if _, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(7, 1, "PENDING"), noCode}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := env.Store.IDByCode(t.Context(), order(7, 1, "").TrackingCode); err != nil || id != 7 {
+		t.Errorf("got %d, %v, want 7", id, err)
+	}
+	if _, err := env.Store.IDByCode(t.Context(), order(8, 1, "").TrackingCode); !errors.Is(err, tracking.ErrNotFound) {
+		t.Errorf("got %v, want ErrNotFound", err)
+	}
+	if got, err := env.Store.Get(t.Context(), 7); err != nil || got != order(7, 1, "PENDING") {
+		t.Errorf("got %+v, %v, want the order with its code and owner", got, err)
+	}
+	if n, err := env.Client.Exists(t.Context(), env.Prefix+"code:").Result(); err != nil || n != 0 {
+		t.Errorf("got %d keys for the empty code (%v), want none", n, err)
 	}
 }
 

@@ -8,6 +8,7 @@ package tracking
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -19,6 +20,12 @@ import (
 type Order struct {
 	// ID is the order's id in orders-service.
 	ID int64
+	// TrackingCode is the order's private tracking link: whoever holds it
+	// may follow the order, without any other right. Empty for an order
+	// whose events predate tracking codes.
+	TrackingCode string
+	// Owner is the subject of the customer the order belongs to.
+	Owner string
 	// CustomerName is who placed the order.
 	CustomerName string
 	// Item is what was ordered.
@@ -57,6 +64,8 @@ type StatusChange struct {
 func FromEvent(e events.Event) Order {
 	return Order{
 		ID:           e.OrderID,
+		TrackingCode: e.Order.TrackingCode,
+		Owner:        e.Order.Owner,
 		CustomerName: e.Order.CustomerName,
 		Item:         e.Order.Item,
 		Quantity:     e.Order.Quantity,
@@ -95,6 +104,9 @@ type Store interface {
 	// History returns the order's timeline, oldest first; empty when the
 	// store does not know the order.
 	History(ctx context.Context, id int64) ([]StatusChange, error)
+	// IDByCode returns the id of the order with tracking code code, or
+	// ErrNotFound when the store does not know the code.
+	IDByCode(ctx context.Context, code string) (int64, error)
 }
 
 // Source is where an order the store has forgotten is read again: the
@@ -103,6 +115,9 @@ type Source interface {
 	// Order returns the order's current state, ErrNotFound, or an error
 	// wrapping ErrUnavailable.
 	Order(ctx context.Context, id int64) (Order, error)
+	// OrderByCode returns the current state of the order with tracking
+	// code code, ErrNotFound, or an error wrapping ErrUnavailable.
+	OrderByCode(ctx context.Context, code string) (Order, error)
 }
 
 // Service answers tracking queries and applies order events.
@@ -156,11 +171,50 @@ func (s *Service) History(ctx context.Context, id int64) ([]StatusChange, error)
 	return s.store.History(ctx, id)
 }
 
+// ByCode returns the id of the order whose tracking code is code, reading
+// the order from the source (and storing it) when the store does not know
+// the code. A code that names no order is ErrNotFound, as is one that is
+// not a tracking code at all.
+func (s *Service) ByCode(ctx context.Context, code string) (int64, error) {
+	if !events.ValidTrackingCode(code) {
+		return 0, ErrNotFound
+	}
+	id, err := s.store.IDByCode(ctx, code)
+	if err == nil {
+		// The index says which order; the order's own state says whether
+		// the code is its code, so a stale index entry answers nothing.
+		o, err := s.Get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if subtle.ConstantTimeCompare([]byte(o.TrackingCode), []byte(code)) == 1 {
+			return id, nil
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	o, err := s.source.OrderByCode(ctx, code)
+	if err != nil {
+		return 0, fmt.Errorf("cannot fill order with tracking code from its source: %w", err)
+	}
+	if _, err := s.keep(ctx, o); err != nil {
+		return 0, err
+	}
+	return o.ID, nil
+}
+
 func (s *Service) fill(ctx context.Context, id int64) (Order, error) {
 	o, err := s.source.Order(ctx, id)
 	if err != nil {
 		return Order{}, fmt.Errorf("cannot fill order %d from its source: %w", id, err)
 	}
+	return s.keep(ctx, o)
+}
+
+// keep stores o, read from the source, through the same version check as
+// events, and returns the state to answer.
+func (s *Service) keep(ctx context.Context, o Order) (Order, error) {
+	id := o.ID
 	applied, err := s.store.Apply(ctx, o)
 	if err != nil {
 		return Order{}, err

@@ -47,9 +47,33 @@ func (m *memStore) History(_ context.Context, id int64) ([]StatusChange, error) 
 	return nil, nil
 }
 
+func (m *memStore) IDByCode(_ context.Context, code string) (int64, error) {
+	for id, o := range m.orders {
+		if o.TrackingCode == code {
+			return id, nil
+		}
+	}
+	return 0, ErrNotFound
+}
+
 type sourceFunc func(id int64) (Order, error)
 
 func (f sourceFunc) Order(_ context.Context, id int64) (Order, error) { return f(id) }
+
+// OrderByCode asks f for every id it might know; the tests' sources know
+// ids 1 to 9.
+func (f sourceFunc) OrderByCode(ctx context.Context, code string) (Order, error) {
+	for id := int64(1); id < 10; id++ {
+		o, err := f(id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil || o.TrackingCode == code {
+			return o, err
+		}
+	}
+	return Order{}, ErrNotFound
+}
 
 func TestGet(t *testing.T) {
 	v1 := Order{ID: 1, Status: "PENDING", Version: 1}
@@ -108,5 +132,56 @@ func TestHistoryFillsAMiss(t *testing.T) {
 	}
 	if _, err := NewService(store, sourceFunc(func(int64) (Order, error) { return Order{}, ErrNotFound })).History(t.Context(), 9); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown order: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestByCode(t *testing.T) {
+	const (
+		code1 = "trk_11111111111111111111111111111111"
+		code2 = "trk_22222222222222222222222222222222"
+		code3 = "trk_33333333333333333333333333333333"
+	)
+	known := map[int64]Order{
+		1: {ID: 1, TrackingCode: code1, Status: "PENDING", Version: 1},
+		2: {ID: 2, TrackingCode: code2, Status: "SHIPPED", Version: 3},
+	}
+	source := sourceFunc(func(id int64) (Order, error) {
+		if o, ok := known[id]; ok {
+			return o, nil
+		}
+		return Order{}, ErrNotFound
+	})
+	down := sourceFunc(func(int64) (Order, error) { return Order{}, ErrUnavailable })
+	tests := []struct {
+		name    string
+		stored  []Order
+		source  Source
+		code    string
+		wantID  int64
+		wantErr error
+	}{
+		{name: "stored", stored: []Order{known[1]}, source: down, code: code1, wantID: 1},
+		{name: "not stored: read from the source", source: source, code: code2, wantID: 2},
+		{name: "unknown code", source: source, code: code3, wantErr: ErrNotFound},
+		{name: "not a code: nothing asked", source: down, code: "trk_nope", wantErr: ErrNotFound},
+		{name: "upper case is not a code", source: down, code: "trk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", wantErr: ErrNotFound},
+		{name: "source down", source: down, code: code2, wantErr: ErrUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &memStore{orders: map[int64]Order{}}
+			for _, o := range tc.stored {
+				store.orders[o.ID] = o
+			}
+			id, err := NewService(store, tc.source).ByCode(t.Context(), tc.code)
+			if !errors.Is(err, tc.wantErr) || id != tc.wantID {
+				t.Fatalf("got %d, %v, want %d, %v", id, err, tc.wantID, tc.wantErr)
+			}
+			if err == nil {
+				if got, err := store.IDByCode(t.Context(), tc.code); err != nil || got != tc.wantID {
+					t.Errorf("store after: got %d, %v, want the order kept (%d)", got, err, tc.wantID)
+				}
+			}
+		})
 	}
 }
