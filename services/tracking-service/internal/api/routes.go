@@ -51,8 +51,9 @@ func Register(r gin.IRouter, log *slog.Logger, svc *tracking.Service, changes *h
 	// original Spring Boot endpoint, same path and fields, for callers
 	// allowed to read any order. By code: the public tracking page's data,
 	// for anyone holding the code, without the customer's name.
-	g.GET("/track/:id", errs.Handle(handleTrack(svc)))
-	g.GET("/track/:id/history", errs.Handle(handleHistory(svc)))
+	g.GET("/track/:id", errs.Handle(handleRead(svc, svc.Get, target.view)))
+	g.GET("/track/:id/history", errs.Handle(handleRead(svc, svc.History,
+		func(_ target, h []tracking.StatusChange) any { return history(h) })))
 	g.GET("/track/:id/events", errs.Handle(handleEvents(svc, changes, opts.Heartbeat,
 		newStreamCaps(opts.MaxStreams, opts.MaxStreamsPerClient))))
 }

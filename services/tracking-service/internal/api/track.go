@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,35 +82,21 @@ func resolve(c *gin.Context, svc *tracking.Service) (target, error) {
 	return target{id: id}, err
 }
 
-// handleTrack serves GET /track/:id.
-func handleTrack(svc *tracking.Service) httpapi.HandlerFunc {
+// handleRead serves a read of the order the path names (see resolve):
+// load reads it, view is the answer for the caller. GET /track/:id answers
+// the view its caller may have; GET /track/:id/history the same timeline
+// to both, as a timeline holds no customer data.
+func handleRead[T any](svc *tracking.Service, load func(context.Context, int64) (T, error), view func(target, T) any) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
 		t, err := resolve(c, svc)
 		if err != nil {
 			return err
 		}
-		o, err := svc.Get(c.Request.Context(), t.id)
+		v, err := load(c.Request.Context(), t.id)
 		if err != nil {
 			return err
 		}
-		httpapi.Encode(c, http.StatusOK, t.view(o))
-		return nil
-	}
-}
-
-// handleHistory serves GET /track/:id/history, the same for both kinds of
-// caller: a timeline holds no customer data.
-func handleHistory(svc *tracking.Service) httpapi.HandlerFunc {
-	return func(c *gin.Context) error {
-		t, err := resolve(c, svc)
-		if err != nil {
-			return err
-		}
-		h, err := svc.History(c.Request.Context(), t.id)
-		if err != nil {
-			return err
-		}
-		httpapi.Encode(c, http.StatusOK, history(h))
+		httpapi.Encode(c, http.StatusOK, view(t, v))
 		return nil
 	}
 }
