@@ -12,6 +12,7 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	testinfra.Unsetenv(t, "HTTP_PORT", "DATABASE_URL", "MIGRATE_ON_START", "NOTIFY_SENDER", "KAFKA_GROUP_ID",
 		"KAFKA_TOPIC", "KAFKA_DLT_TOPIC", "NOTIFY_WEBHOOK_RETRIES", "NOTIFY_CREATED_TEMPLATE")
+	t.Setenv("AUTH_MODE", "off")
 	cfg, err := config.Load[Config]()
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,7 @@ func TestConfigDefaults(t *testing.T) {
 // The dead-letter topic follows the topic that is set, not the default one.
 func TestConfigDeadLetterTopicFollowsTopic(t *testing.T) {
 	testinfra.Unsetenv(t, "KAFKA_DLT_TOPIC")
+	t.Setenv("AUTH_MODE", "off")
 	t.Setenv("KAFKA_TOPIC", "orders-eu")
 	t.Setenv("NOTIFY_WEBHOOK_RETRIES", "0")
 	cfg, err := config.Load[Config]()

@@ -15,11 +15,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/order-tracking/platform/pkg/auth"
 	"github.com/order-tracking/platform/pkg/config"
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/logging"
 	pg "github.com/order-tracking/platform/pkg/postgres"
+	"github.com/order-tracking/platform/pkg/ratelimit"
 	"github.com/order-tracking/platform/pkg/service"
 	"github.com/order-tracking/platform/services/notification-service/internal/api"
 	"github.com/order-tracking/platform/services/notification-service/internal/dispatcher"
@@ -46,12 +49,14 @@ type Config struct {
 	// NOTIFY_WEBHOOK_URL.
 	Sender string `env:"NOTIFY_SENDER"`
 
-	Postgres pg.Config
-	Log      logging.Config
-	HTTP     httpserver.Config
-	Kafka    kafka.ConsumerConfig
-	Notify   notify.Config
-	Webhook  webhook.Config
+	Postgres  pg.Config
+	Log       logging.Config
+	HTTP      httpserver.Config
+	Kafka     kafka.ConsumerConfig
+	Notify    notify.Config
+	Webhook   webhook.Config
+	Auth      auth.Config
+	RateLimit ratelimit.Config
 }
 
 // SetDefaults gives a new Config this service's defaults, its port and
@@ -66,7 +71,7 @@ func (c *Config) SetDefaults() {
 // Validate reports every setting that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
-	checks := []config.Validator{c.Postgres, c.Log, c.HTTP, c.Kafka, c.Notify}
+	checks := []config.Validator{c.Postgres, c.Log, c.HTTP, c.Kafka, c.Notify, c.Auth, c.RateLimit}
 	switch c.Sender {
 	case senderLog:
 	case senderWebhook:
@@ -130,7 +135,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// PostgreSQL and keeps answering while the broker is away, and the
 	// consumer catches up by itself once it is back.
 	srv.AddReadinessCheck("postgres", pool.Ping)
-	api.Register(srv.Router(), logger, deliveries)
+	if !cfg.Auth.Enabled() {
+		logger.Warn(auth.OffWarning)
+	}
+	api.Register(srv.Router(), logger, deliveries, guard.Guards{
+		Auth:    auth.NewAuthenticator(cfg.Auth, logger, auth.VerifierOptions{}),
+		Limiter: ratelimit.New(cfg.RateLimit, ratelimit.Options{}),
+	})
 
 	// Either one failing stops the other; both stop when ctx ends. The pool
 	// closes after both returned.

@@ -128,6 +128,7 @@ func TestRunRejectsBadConfigAndCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AUTH_MODE", "off")
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}

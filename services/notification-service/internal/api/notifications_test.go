@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/services/notification-service/internal/api"
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
@@ -37,7 +38,7 @@ func newHandler(t *testing.T, deliveries notify.DeliveryLog, logs io.Writer) htt
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.Register(srv.Router(), log, deliveries)
+	api.Register(srv.Router(), log, deliveries, guard.Guards{})
 	return srv.Handler()
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/auth"
+	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
 )
@@ -15,11 +17,16 @@ import (
 // logging to log. The engine itself, with /healthz, /readyz, /metrics,
 // request ids and panic recovery, belongs to pkg/httpserver; this is the one
 // place listing the service's own API.
-func Register(r gin.IRouter, log *slog.Logger, deliveries notify.DeliveryLog) {
+//
+// Notifications hold what was said to whom, so reading them needs the
+// scope orders:read: the log records no owner, and a customer learns the
+// same from its own order's tracking.
+func Register(r gin.IRouter, log *slog.Logger, deliveries notify.DeliveryLog, g guard.Guards) {
 	// Errors are problem+json, as on orders-service's /api/v1. The service
 	// has no domain errors of its own to map: a bad request and a failing
 	// store are the shared table's 400 and 500.
 	errs := httpapi.Responder{Log: log, Render: httpapi.ProblemJSON}
+	guarded := append(g.For(errs), errs.Guard(auth.RequireScope(auth.ScopeRead)))
 
-	r.GET("/notifications", errs.Handle(handleList(deliveries)))
+	r.GET("/notifications", append(guarded, errs.Handle(handleList(deliveries)))...)
 }
