@@ -97,6 +97,7 @@ func TestIntegrationNotifiesOncePerEvent(t *testing.T) {
 }
 
 func TestIntegrationMigrateCommand(t *testing.T) {
+	t.Setenv("AUTH_MODE", "off")
 	t.Setenv("DATABASE_URL", testinfra.NewDatabase(t))
 	var out bytes.Buffer
 	for i := range 2 {
