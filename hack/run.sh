@@ -5,6 +5,11 @@
 # on Ctrl-C stops the services and the infrastructure it started (servers that
 # were already running are left alone).
 #
+# Auth is off (AUTH_MODE=off), so the original README's calls work without
+# a token; each service logs a warning saying so. To run with auth on, set
+# AUTH_MODE=jwt, OIDC_ISSUER_URL (and OIDC_AUDIENCE), plus OIDC_CLIENT_ID and
+# OIDC_CLIENT_SECRET for tracking-service (see the README's "Access control").
+#
 # PROMETHEUS=1 also starts Debian's Prometheus (installed by
 # hack/devenv.sh up) on 127.0.0.1:9090, scraping the services every 5s with
 # the chart's alert rules loaded (hack/monitoring/prometheus.yml), its data
@@ -20,6 +25,7 @@ was_up=1
 hack/devenv.sh status >/dev/null 2>&1 || was_up=0
 eval "$(hack/devenv.sh up)"
 export LOG_FORMAT=${LOG_FORMAT:-text}
+export AUTH_MODE=${AUTH_MODE:-off}
 
 pids=()
 cleanup() {

@@ -28,6 +28,7 @@ var path = []string{"PENDING", "CONFIRMED", "SHIPPED", "OUT_FOR_DELIVERY", "DELI
 type platform struct {
 	orders, tracking, notification *service
 	brokers, topic                 string
+	redisAddr, redisPrefix         string
 	groups                         []string
 	c                              *client
 }
@@ -39,8 +40,12 @@ func startPlatform(t *testing.T, env map[string]string) *platform {
 	brokers := testinfra.KafkaBrokers(t)
 	redis := testinfra.RedisAddr(t)
 	bins := buildServices(t, "orders-service", "tracking-service", "notification-service")
-	p := &platform{brokers: brokers, topic: testinfra.UniqueName("e2e-order-events-"), c: newClient()}
-	common := map[string]string{"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": p.topic}
+	p := &platform{brokers: brokers, topic: testinfra.UniqueName("e2e-order-events-"), c: newClient(),
+		redisAddr: redis, redisPrefix: testinfra.UniqueName("e2e") + ":"}
+	// Auth, rate limits and stream caps are off unless env switches them
+	// on: the other tests drive the platform as one unlimited client.
+	common := map[string]string{"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": p.topic,
+		"AUTH_MODE": "off", "RATE_LIMIT_PER_SECOND": "0", "SSE_MAX_STREAMS": "0", "SSE_MAX_STREAMS_PER_CLIENT": "0"}
 	for k, v := range env {
 		common[k] = v
 	}
@@ -62,7 +67,7 @@ func startPlatform(t *testing.T, env map[string]string) *platform {
 	p.groups = []string{trackingGroup, notificationGroup}
 	p.tracking = newService(t, "tracking-service", bins["tracking-service"], with(map[string]string{
 		"REDIS_ADDR": redis, "KAFKA_GROUP_ID": trackingGroup, "ORDERS_SERVICE_URL": p.orders.url(""),
-		"REDIS_KEY_PREFIX": testinfra.UniqueName("e2e") + ":",
+		"REDIS_KEY_PREFIX": p.redisPrefix,
 	}))
 	p.notification = newService(t, "notification-service", bins["notification-service"], with(map[string]string{
 		"DATABASE_URL": db, "KAFKA_GROUP_ID": notificationGroup,

@@ -173,13 +173,28 @@ func newClient() *client { return &client{http: &http.Client{Timeout: 10 * time.
 
 // do sends a request and decodes a JSON answer into out (when not nil).
 func (c *client) do(ctx context.Context, method, url, body string, header map[string]string, out any) (int, http.Header, error) {
+	code, h, data, err := c.raw(ctx, method, url, body, header)
+	if err != nil {
+		return 0, nil, err
+	}
+	if out != nil && len(data) > 0 && code < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return code, h, fmt.Errorf("%s %s: body %q: %w", method, url, data, err)
+		}
+	}
+	return code, h, nil
+}
+
+// raw sends a request and returns the answer's status, headers and body.
+// A body is sent as JSON unless header names another Content-Type.
+func (c *client) raw(ctx context.Context, method, url, body string, header map[string]string) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -189,17 +204,12 @@ func (c *client) do(ctx context.Context, method, url, body string, header map[st
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	if out != nil && len(data) > 0 && resp.StatusCode < 300 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, resp.Header, fmt.Errorf("%s %s: body %q: %w", method, url, data, err)
-		}
-	}
-	return resp.StatusCode, resp.Header, nil
+	return resp.StatusCode, resp.Header, data, nil
 }

@@ -115,7 +115,10 @@ lt_listener_pid() {
 lt_start_orders() {
   local bin=$1 db=$2 port=$3; shift 3
   lt_fresh_db "$db"
-  LT_ENV=(LOG_LEVEL=warn LOG_FORMAT=text "DATABASE_URL=$(lt_db_url "$db")" "KAFKA_TOPIC=$LT_TOPIC")
+  # Auth, rate limits and stream caps off: the harness is one client
+  # measuring the services, not their abuse limits.
+  LT_ENV=(LOG_LEVEL=warn LOG_FORMAT=text "DATABASE_URL=$(lt_db_url "$db")" "KAFKA_TOPIC=$LT_TOPIC"
+    AUTH_MODE=off RATE_LIMIT_PER_SECOND=0 SSE_MAX_STREAMS=0 SSE_MAX_STREAMS_PER_CLIENT=0)
   lt_start orders-service "$bin" "${LT_ENV[@]}" "HTTP_PORT=$port" "$@"
   lt_wait_ready orders-service "http://127.0.0.1:$port" 60
 }
