@@ -92,7 +92,7 @@ func (c *Client) OrderByCode(ctx context.Context, code string) (tracking.Order, 
 	}
 	o, err := page.Items[0].check(page.Items[0].ID)
 	if err == nil && o.TrackingCode != code {
-		err = fmt.Errorf("%w: orders-service sent order %d for another tracking code", tracking.ErrUnavailable, o.ID)
+		return tracking.Order{}, fmt.Errorf("%w: orders-service sent order %d for another tracking code", tracking.ErrUnavailable, o.ID)
 	}
 	return o, err
 }

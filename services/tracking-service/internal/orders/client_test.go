@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +142,48 @@ func TestOrderCarriesTraceContext(t *testing.T) {
 	want := "00-" + client.SpanContext.TraceID().String() + "-" + client.SpanContext.SpanID().String() + "-01"
 	if got != want {
 		t.Errorf("got traceparent %q, want the client span's %q", got, want)
+	}
+}
+
+func TestOrderByCode(t *testing.T) {
+	const code = "trk_0123456789abcdef0123456789abcdef"
+	item := `{"id":11,"trackingCode":"` + code + `","owner":"alice","customerName":"Alice","item":"Laptop","quantity":1,"status":"SHIPPED",` +
+		`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T13:00:00Z","version":2}`
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		wantID  int64
+		wantErr error
+	}{
+		{"found", http.StatusOK, `{"items":[` + item + `]}`, 11, nil},
+		{"no such code", http.StatusOK, `{"items":[]}`, 0, tracking.ErrNotFound},
+		{"another code", http.StatusOK, `{"items":[` + strings.Replace(item, code, "trk_ffffffffffffffffffffffffffffffff", 1) + `]}`, 0, tracking.ErrUnavailable},
+		{"refused: the service's credentials are wrong", http.StatusForbidden, `{}`, 0, tracking.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotURL string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotURL = r.URL.String()
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c, err := NewClient(srv.URL, time.Second, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.OrderByCode(t.Context(), code)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) || got.ID != tt.wantID {
+				t.Fatalf("got %+v, %v, want order %d, %v", got, err, tt.wantID, tt.wantErr)
+			}
+			if err == nil && (got.TrackingCode != code || got.Owner != "alice") {
+				t.Errorf("got code %q owner %q, want %q and alice", got.TrackingCode, got.Owner, code)
+			}
+			if gotURL != "/api/v1/orders?limit=1&trackingCode="+code {
+				t.Errorf("got request %s, want the v1 list filtered by the code", gotURL)
+			}
+		})
 	}
 }
