@@ -13,15 +13,19 @@
 #                    unless VALUES sets image.registry)
 #   IMAGE_TAG        tag of the service images (default: the chart's appVersion)
 #   VALUES           extra values file for the app chart
-#   AUTH_ISSUER_URL  OIDC issuer the services check bearer tokens against (auth.issuerURL);
-#                    then AUTH_CLIENT_SECRET_NAME names the Secret, created beforehand in
-#                    NAMESPACE, with the client-id and client-secret of tracking-service's
-#                    OAuth 2.0 client (auth.clientCredentials.existingSecret)
+#   AUTH_ISSUER_URL  OIDC issuer the services check bearer tokens against (auth.issuerURL).
+#                    tracking-service then reads its OAuth 2.0 client (keys client-id and
+#                    client-secret) from a Secret that you create beforehand in NAMESPACE:
+#                    by default order-tracking-oidc-client (the chart's <fullname>-oidc-client);
+#                    `up` checks that it exists before installing anything
+#   AUTH_CLIENT_SECRET_NAME  optional: another name for that Secret
+#                    (auth.clientCredentials.existingSecret)
 #   AUTH             off: no access control, for a dev or test cluster only (auth.mode;
 #                    not AUTH_MODE, which the services read and a shell may export for
 #                    `make run`). One of AUTH_ISSUER_URL and AUTH=off is required unless
 #                    VALUES sets auth.*: the chart refuses to install without a choice.
 #   HELM             helm binary (default: the pinned one from hack/tools.sh)
+#   KUBECTL          kubectl binary, to check that the client Secret exists (default kubectl)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,11 +56,16 @@ up() {
 	[ -n "${VALUES:-}" ] && args+=(-f "$VALUES")
 	# The app's values are checked first, so that a missing setting (the
 	# OIDC issuer above all) fails in seconds, not after the infrastructure.
-	"$helm" template order-tracking charts/order-tracking -n "$NAMESPACE" "${args[@]}" >/dev/null || {
+	local rendered
+	rendered=$(mktemp)
+	"$helm" template order-tracking charts/order-tracking -n "$NAMESPACE" "${args[@]}" >"$rendered" || {
+		rm -f "$rendered"
 		echo "hack/deploy.sh: the app's values do not render (above). For access control set" >&2
-		echo "AUTH_ISSUER_URL and AUTH_CLIENT_SECRET_NAME, or AUTH=off on a dev cluster, or VALUES=file." >&2
+		echo "AUTH_ISSUER_URL (AUTH_CLIENT_SECRET_NAME optional), or AUTH=off on a dev cluster, or VALUES=file." >&2
 		exit 1
 	}
+	check_client_secret "$rendered"
+	rm -f "$rendered"
 
 	"$helm" upgrade --install strimzi "$STRIMZI_CHART" --version "$STRIMZI_VERSION" \
 		-n kafka-operator --create-namespace -f k8s/strimzi-values.yaml --wait
@@ -73,6 +82,34 @@ up() {
 	"$helm" upgrade --install order-tracking charts/order-tracking \
 		-n "$NAMESPACE" "${args[@]}" --wait --timeout 15m
 	"$helm" test order-tracking -n "$NAMESPACE"
+}
+
+# check_client_secret RENDERED: with auth.mode=jwt tracking-service reads its
+# OAuth 2.0 client from a Secret the operator creates; without it the pod stays
+# un-started (CreateContainerConfigError) and `helm upgrade --wait` would only
+# time out. Fail now, with the command that creates it.
+check_client_secret() {
+	local secret id_key secret_key found
+	# The secretKeyRef (name, key) after OIDC_CLIENT_ID, then after OIDC_CLIENT_SECRET.
+	read -r secret id_key secret_key < <(awk '
+		/- name: OIDC_CLIENT_(ID|SECRET)$/ { env = $3; next }
+		env != "" && /^ *name: / { name = $2 }
+		env != "" && /^ *key: / { if (env == "OIDC_CLIENT_ID") { id = $2 } else { sec = $2 }; env = "" }
+		END { if (name != "") print name, id, sec }' "$1") || true
+	[ -n "${secret:-}" ] || return 0
+	local kubectl=${KUBECTL:-kubectl}
+	if ! found=$("$kubectl" -n "$NAMESPACE" get secret "$secret" --ignore-not-found -o name); then
+		echo "hack/deploy.sh: could not check (above) that the Secret $secret exists in namespace" >&2
+		echo "$NAMESPACE; tracking-service stays un-started (CreateContainerConfigError) until it does." >&2
+		return 0
+	fi
+	[ -z "$found" ] || return 0
+	echo "hack/deploy.sh: tracking-service reads its OAuth 2.0 client from the Secret $secret in" >&2
+	echo "namespace $NAMESPACE, which does not exist (the chart never creates it; without it" >&2
+	echo "tracking-service stays un-started: CreateContainerConfigError). Create it, then retry:" >&2
+	echo "  kubectl create namespace $NAMESPACE   # if it does not exist yet" >&2
+	echo "  kubectl -n $NAMESPACE create secret generic $secret --from-literal=$id_key=... --from-literal=$secret_key=..." >&2
+	exit 1
 }
 
 down() {

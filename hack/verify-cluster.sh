@@ -5,9 +5,10 @@
 #   - the API server reports v1.37.2 and three nodes are Ready
 #   - the Strimzi and prometheus-operator CRDs (and Gateway API's HTTPRoute) apply and are Established
 #   - `kubectl apply --dry-run=server` accepts every object the chart renders, for the default
-#     values with an OIDC issuer (the defaults alone refuse to render: auth.issuerURL is
+#     values with only an OIDC issuer set (the defaults alone refuse to render: auth.issuerURL is
 #     required) and every charts/order-tracking/ci/*.yaml
-#   - `helm upgrade --install --wait` with an issuer and the client-credentials Secret succeeds:
+#   - `helm upgrade --install --wait` with only an issuer set succeeds, tracking-service's
+#     client-credentials Secret created beforehand under its default name (<fullname>-oidc-client):
 #     the migration hook Jobs complete, every Deployment is Available; a second upgrade with a
 #     changed value rolls every Deployment
 #   - `helm uninstall` leaves no object of the release behind
@@ -37,9 +38,10 @@ chart=charts/order-tracking
 release=order-tracking
 ns=order-tracking
 # Access control as a real install has it: tokens from an issuer (never called: no container
-# runs), tracking-service's OAuth 2.0 client from the Secret prepare_namespace creates.
-oidc_secret=order-tracking-oidc-client
-auth=(--set auth.issuerURL=https://issuer.example.com --set "auth.clientCredentials.existingSecret=$oidc_secret")
+# runs), tracking-service's OAuth 2.0 client from the Secret prepare_namespace creates, under
+# the name the chart defaults to (auth.clientCredentials.existingSecret unset): <fullname>-oidc-client.
+oidc_secret=$release-oidc-client
+auth=(--set auth.issuerURL=https://issuer.example.com)
 
 work=$(mktemp -d)
 cleanup() {
@@ -150,7 +152,7 @@ dry_run() {
 	fi
 	info "$(grep -c '(server dry run)$' "$work/apply.log") of $n objects accepted: $(sed -n 's#^\([a-z0-9.]*\)/.*#\1#p' "$work/apply.log" | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}' | sed 's/, $//')"
 }
-step "kubectl apply --dry-run=server (defaults + issuer)" dry_run "${auth[@]}"
+step "kubectl apply --dry-run=server (defaults + only auth.issuerURL)" dry_run "${auth[@]}"
 for f in "$chart"/ci/*.yaml; do
 	step "kubectl apply --dry-run=server (ci/$(basename "$f"))" dry_run -f "$f"
 done
@@ -191,9 +193,18 @@ install() {
 		LC_ALL=C sort -u >"$work/jobs-seen.txt"
 	helm upgrade --install "$release" "$chart" --namespace "$ns" "${auth[@]}" --wait --timeout 2m || return 1
 	helm status "$release" -n "$ns" | sed -n 's/^\(STATUS\|REVISION\): /INFO: \1 /p'
-	hook_jobs_completed && deployments_available
+	hook_jobs_completed && deployments_available || return 1
+	# tracking-service reads its client from the Secret of the default name.
+	local refs
+	refs=$(kubectl -n "$ns" get deployment "$release-tracking-service" \
+		-o jsonpath='{range .spec.template.spec.containers[0].env[*]}{.name}={.valueFrom.secretKeyRef.name}{" "}{end}')
+	info "tracking-service: $(echo "$refs" | grep -o 'OIDC_CLIENT_[A-Z]*=[^ ]*' | paste -sd' ' -)"
+	case " $refs" in
+	*" OIDC_CLIENT_ID=$oidc_secret "*" OIDC_CLIENT_SECRET=$oidc_secret "*) ;;
+	*) echo "want tracking-service's OIDC_CLIENT_ID and OIDC_CLIENT_SECRET from Secret $oidc_secret"; return 1 ;;
+	esac
 }
-step "helm upgrade --install --wait --timeout 2m (with an issuer)" install
+step "helm upgrade --install --wait --timeout 2m (with only an issuer)" install
 
 templates() {
 	kubectl -n "$ns" get replicasets -l "app.kubernetes.io/instance=$release" \

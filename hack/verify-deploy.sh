@@ -3,8 +3,11 @@
 # cluster or container runtime (part of `make test`):
 #   - hack/build.sh and the Dockerfile agree with go.work (every module copied)
 #   - helm lint --strict and helm template of charts/order-tracking for the
-#     default values with an OIDC issuer, and every charts/order-tracking/ci/*.yaml;
-#     the default values alone must fail, naming auth.issuerURL and auth.mode=off
+#     default values with only an OIDC issuer set (auth.issuerURL), and every
+#     charts/order-tracking/ci/*.yaml; the default values alone must fail, naming
+#     auth.issuerURL and auth.mode=off; with only the issuer, tracking-service must
+#     read its OAuth 2.0 client from the default Secret <fullname>-oidc-client,
+#     which the chart must not render
 #   - every rendered object validated strictly (kubeconform -strict) against
 #     the Kubernetes 1.37 OpenAPI schema and the Strimzi, prometheus-operator
 #     and Gateway API CRDs
@@ -130,9 +133,32 @@ defaults_refused() {
 	}
 }
 step "helm template (defaults) fails: auth.issuerURL or auth.mode=off required" defaults_refused
-issuer=(--set auth.issuerURL=https://issuer.example.com --set auth.clientCredentials.existingSecret=order-tracking-oidc-client)
-render "defaults + issuer" "${issuer[@]}"
-render "defaults + issuer, cluster with the Prometheus operator" "${issuer[@]}" --api-versions monitoring.coreos.com/v1
+# An issuer is all the defaults need: tracking-service's client Secret then has
+# its default name, and the operator creates it.
+issuer=(--set auth.issuerURL=https://issuer.example.com)
+render "defaults + only auth.issuerURL" "${issuer[@]}"
+render "defaults + only auth.issuerURL, cluster with the Prometheus operator" "${issuer[@]}" --api-versions monitoring.coreos.com/v1
+# tracking-service's OIDC_CLIENT_ID and OIDC_CLIENT_SECRET come from the Secret
+# order-tracking-oidc-client (the fullname of release order-tracking), which no
+# rendered object is.
+default_client_secret() {
+	local out=$work/issuer-only.yaml want=order-tracking-oidc-client refs
+	template_to "$out" "${issuer[@]}" || return 1
+	# "Kind/name ENV secret" for every env entry OIDC_CLIENT_* (the name after
+	# it is its secretKeyRef's).
+	refs=$(awk '/^kind: /{kind=$2; name=""} /^  name: / && name == "" {name=kind "/" $2}
+		/- name: OIDC_CLIENT_/{env=$3; n=NR}
+		env != "" && NR > n && /^ *name: /{print name, env, $2; env=""}' "$out")
+	info "$(echo "$refs" | paste -sd';' -)"
+	[ "$refs" = "Deployment/order-tracking-tracking-service OIDC_CLIENT_ID $want
+Deployment/order-tracking-tracking-service OIDC_CLIENT_SECRET $want" ] ||
+		{ echo "want tracking-service's OIDC_CLIENT_ID and OIDC_CLIENT_SECRET from Secret $want, and no other object with them; got: ${refs:-none}"; return 1; }
+	if grep -q '^kind: Secret$' "$out"; then
+		echo "the chart renders a Secret; the operator creates the client's"
+		return 1
+	fi
+}
+step "defaults + only auth.issuerURL: tracking-service's client from Secret order-tracking-oidc-client (not rendered)" default_client_secret
 render "defaults + auth.mode=off" --set auth.mode=off
 for f in "$chart"/ci/*.yaml; do
 	render "ci/$(basename "$f")" -f "$f"

@@ -194,6 +194,15 @@ only mean something when tokens are checked. */ -}}
 {{- end }}
 
 {{/*
+The Secret with tracking-service's OAuth 2.0 client (auth.mode=jwt):
+auth.clientCredentials.existingSecret, or by default "<fullname>-oidc-client".
+The operator creates it; the chart never does (no credential in its values).
+*/}}
+{{- define "order-tracking.oidcClientSecret" -}}
+{{- default (printf "%s-oidc-client" (include "order-tracking.fullname" .)) .Values.auth.clientCredentials.existingSecret -}}
+{{- end }}
+
+{{/*
 Env entries that carry credentials: the password from its Secret, then the
 URL that uses it through Kubernetes' $(VAR) expansion, so no credential is
 ever a plain value. Call with (dict "root" $ "svc" $svc).
@@ -216,20 +225,22 @@ ever a plain value. Call with (dict "root" $ "svc" $svc).
       name: {{ $v.redis.existingSecret }}
       key: {{ $v.redis.secretKey }}
 {{- end }}
-{{- /* The client tracking-service gets its tokens for orders-service with.
-Not `required` here: "order-tracking.validate" reports a missing Secret name
-together with every other problem (Helm stops at the first template failing). */}}
+{{- /* The client tracking-service gets its tokens for orders-service with,
+from the Secret the operator creates ("order-tracking.oidcClientSecret"). Not
+optional: until that Secret exists the container stays un-started
+(CreateContainerConfigError), as NOTES.txt tells. */}}
 {{- if and (eq .svc.key "trackingService") (eq (include "order-tracking.authMode" .root) "jwt") }}
 {{- $cc := $v.auth.clientCredentials }}
+{{- $secret := include "order-tracking.oidcClientSecret" .root }}
 - name: OIDC_CLIENT_ID
   valueFrom:
     secretKeyRef:
-      name: {{ $cc.existingSecret }}
+      name: {{ $secret }}
       key: {{ $cc.clientIdKey }}
 - name: OIDC_CLIENT_SECRET
   valueFrom:
     secretKeyRef:
-      name: {{ $cc.existingSecret }}
+      name: {{ $secret }}
       key: {{ $cc.clientSecretKey }}
 {{- end }}
 {{- end }}
@@ -245,9 +256,6 @@ rendered on every install, whichever services are enabled.
 {{- if eq (include "order-tracking.authMode" .) "jwt" -}}
 {{- if not $v.auth.issuerURL -}}
 {{- $problems = append $problems "auth.issuerURL is required: set auth.issuerURL to your OIDC issuer, or set auth.mode=off explicitly to run without authentication" -}}
-{{- end -}}
-{{- if and $v.trackingService.enabled (not $v.auth.clientCredentials.existingSecret) -}}
-{{- $problems = append $problems (printf "auth.clientCredentials.existingSecret is required when auth.mode=jwt: tracking-service calls orders-service with an OAuth2 client-credentials client; create a Secret with the keys %s and %s (kubectl create secret generic order-tracking-oidc-client --from-literal=%s=... --from-literal=%s=...) and set auth.clientCredentials.existingSecret to its name" $v.auth.clientCredentials.clientIdKey $v.auth.clientCredentials.clientSecretKey $v.auth.clientCredentials.clientIdKey $v.auth.clientCredentials.clientSecretKey) -}}
 {{- end -}}
 {{- end -}}
 {{- if $v.ingress.enabled -}}
