@@ -67,11 +67,35 @@ func (p *accessPlatform) call(t *testing.T, role, method, url, body string, head
 	if tok := p.tokens[role]; tok != "" {
 		h["Authorization"] = tok
 	}
+	if strings.HasSuffix(url, "/events") {
+		return p.streamStatus(t, url, h), ""
+	}
 	code, _, raw, err := p.c.raw(t.Context(), method, url, body, h)
 	if err != nil {
 		t.Fatalf("%s %s as %s: %v", method, url, role, err)
 	}
 	return code, string(raw)
+}
+
+// streamStatus opens an event stream and returns its status without
+// waiting for its end: an open stream answers 200 at once and stays open.
+func (p *accessPlatform) streamStatus(t *testing.T, url string, header map[string]string) int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := p.c.http.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
 }
 
 // created is what a create answers, on either API.
@@ -158,6 +182,8 @@ func TestIntegrationAccess(t *testing.T) {
 		{"track history by id", "GET", static(tracking(fmt.Sprintf("/track/%d/history", a.ID))), "", perRole(401, 403, 403, 200, 403, 403)},
 		{"track by code", "GET", static(tracking("/track/" + a.TrackingCode)), "", perRole(200, 200, 200, 200, 200, 200)},
 		{"track history by code", "GET", static(tracking("/track/" + a.TrackingCode + "/history")), "", perRole(200, 200, 200, 200, 200, 200)},
+		{"track events by id", "GET", static(tracking(fmt.Sprintf("/track/%d/events", a.ID))), "", perRole(401, 403, 403, 200, 403, 403)},
+		{"track events by code", "GET", static(tracking("/track/" + a.TrackingCode + "/events")), "", perRole(200, 200, 200, 200, 200, 200)},
 		{"track a made-up code", "GET", static(tracking("/track/trk_0123456789abcdef0123456789abcdef")), "", perRole(404, 404, 404, 404, 404, 404)},
 		{"notifications", "GET", static(notification(fmt.Sprintf("/notifications?orderId=%d", a.ID))), "", perRole(401, 403, 403, 200, 403, 403)},
 		{"orders health", "GET", static(orders("/healthz")), "", perRole(200, 200, 200, 200, 200, 200)},
