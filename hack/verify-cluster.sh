@@ -199,10 +199,13 @@ install() {
 	refs=$(kubectl -n "$ns" get deployment "$release-tracking-service" \
 		-o jsonpath='{range .spec.template.spec.containers[0].env[*]}{.name}={.valueFrom.secretKeyRef.name}{" "}{end}')
 	info "tracking-service: $(echo "$refs" | grep -o 'OIDC_CLIENT_[A-Z]*=[^ ]*' | paste -sd' ' -)"
-	case " $refs" in
-	*" OIDC_CLIENT_ID=$oidc_secret "*" OIDC_CLIENT_SECRET=$oidc_secret "*) ;;
-	*) echo "want tracking-service's OIDC_CLIENT_ID and OIDC_CLIENT_SECRET from Secret $oidc_secret"; return 1 ;;
-	esac
+	local env
+	for env in OIDC_CLIENT_ID OIDC_CLIENT_SECRET; do
+		case " $refs " in
+		*" $env=$oidc_secret "*) ;;
+		*) echo "want tracking-service's $env from Secret $oidc_secret"; return 1 ;;
+		esac
+	done
 }
 step "helm upgrade --install --wait --timeout 2m (with only an issuer)" install
 
