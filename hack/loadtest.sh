@@ -150,7 +150,7 @@ if ((baselines)); then
   created_pgbench_db=1
   lt_fresh_db "$PGBENCH_DB"
   pgbench_url=$(lt_db_url "$PGBENCH_DB")
-  DATABASE_URL=$pgbench_url LOG_LEVEL=warn "$BIN/orders-service" migrate >"$LT_RUN_DIR/migrate.log" 2>&1 ||
+  DATABASE_URL=$pgbench_url LOG_LEVEL=warn AUTH_MODE=off "$BIN/orders-service" migrate >"$LT_RUN_DIR/migrate.log" 2>&1 ||
     { cat "$LT_RUN_DIR/migrate.log" >&2; lt_die "cannot migrate $PGBENCH_DB"; }
   psql "$pgbench_url" -qX -v ON_ERROR_STOP=1 -v pool=10000 -f "$LT_DIR/pgbench/pool.sql" >/dev/null
   for c in "${CONNS[@]}"; do
