@@ -128,10 +128,46 @@ func (p *accessPlatform) tracked(t *testing.T, o created) {
 	})
 }
 
+// offWarnings counts, per service, the start-up warnings that auth is off.
+func (p *platform) offWarnings() map[string]int {
+	n := map[string]int{}
+	for _, s := range []*service{p.orders, p.tracking, p.notification} {
+		n[s.name] = strings.Count(s.logs.String(), "AUTH_MODE=off: authentication is disabled")
+	}
+	return n
+}
+
+// TestIntegrationAuthOffWarns: with auth off every service says so, once,
+// as it starts.
+func TestIntegrationAuthOffWarns(t *testing.T) {
+	p := startPlatform(t, nil)
+	for name, n := range p.offWarnings() {
+		if n != 1 {
+			t.Errorf("%s logged %d warnings that auth is off, want 1", name, n)
+		}
+	}
+	// The original README's call answers as before, with the new field.
+	var o created
+	code, _, err := p.c.do(t.Context(), "POST", p.orders.url("/orders/createOrder"), `{"customerName":"Alice","item":"Laptop","quantity":1}`, nil, &o)
+	if err != nil || code != http.StatusCreated || o.ID == 0 || o.TrackingCode == "" {
+		t.Fatalf("createOrder: got %d %+v (%v), want 201 with an id and a tracking code", code, o, err)
+	}
+	code, _, _, err = p.c.raw(t.Context(), "POST", p.orders.url("/orders/createOrder"), `{"customerName":"Alice","item":"Laptop"}`,
+		map[string]string{"Content-Type": "text/plain", "Origin": "http://evil.example"})
+	if err != nil || code != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain create from another origin: got %d (%v), want 415", code, err)
+	}
+}
+
 // TestIntegrationAccess: every route of the three services against every
 // kind of caller, with auth on.
 func TestIntegrationAccess(t *testing.T) {
 	p := startAccessPlatform(t)
+	for name, n := range p.offWarnings() {
+		if n != 0 {
+			t.Errorf("%s logged %d warnings that auth is off, with auth on", name, n)
+		}
+	}
 	a := p.create(t, customerA, "Alice Liddell")
 	b := p.create(t, customerB, "Bob Dylan")
 	if a.Owner != "customer-a" || b.Owner != "customer-b" {
