@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"fmt"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -251,6 +252,10 @@ func TestMetrics(t *testing.T) {
 	do(t, s.Handler(), http.MethodGet, "/orders/fetchOrder/2", nil)
 	do(t, s.Handler(), http.MethodGet, "/no/such/path/123", nil)
 	do(t, s.Handler(), http.MethodGet, "/boom", nil)
+	for i := range 50 {
+		do(t, s.Handler(), fmt.Sprintf("FOO%d", i), "/orders/fetchOrder/1", nil)
+		do(t, s.Handler(), fmt.Sprintf("BAR%d", i), "/no/such/path", nil)
+	}
 
 	rec := do(t, s.Handler(), http.MethodGet, "/metrics", nil)
 	if rec.Code != http.StatusOK {
@@ -265,6 +270,8 @@ func TestMetrics(t *testing.T) {
 		{name: "route template with Spring placeholders", want: `http_server_requests_seconds_count{method="GET",status="200",uri="/orders/fetchOrder/{id}"} 2`},
 		{name: "unmatched path is UNKNOWN", want: `http_server_requests_seconds_count{method="GET",status="404",uri="UNKNOWN"} 1`},
 		{name: "panic counted as 500", want: `http_server_requests_seconds_count{method="GET",status="500",uri="/boom"} 1`},
+		{name: "made-up methods are one label", want: `http_server_requests_seconds_count{method="OTHER",status="405",uri="UNKNOWN"} 50`},
+		{name: "made-up methods on no route", want: `http_server_requests_seconds_count{method="OTHER",status="404",uri="UNKNOWN"} 50`},
 		{name: "histogram buckets", want: `http_server_requests_seconds_bucket{method="GET",status="200",uri="/orders/fetchOrder/{id}",le="+Inf"} 2`},
 		{name: "go runtime collector", want: "go_goroutines "},
 		{name: "process collector", want: "process_start_time_seconds "},
@@ -275,6 +282,9 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("got /metrics without %q", tt.want)
 			}
 		})
+	}
+	if strings.Contains(body, "FOO") || strings.Contains(body, "BAR") {
+		t.Error("got a made-up method as a label value, want only OTHER")
 	}
 	if strings.Contains(body, "/no/such/path") {
 		t.Error("got the raw unmatched path as a label value, want only UNKNOWN")

@@ -104,7 +104,7 @@ func observe(hist *prometheus.HistogramVec, logger *slog.Logger) gin.HandlerFunc
 
 		status := c.Writer.Status()
 		route := routeTemplate(c.FullPath())
-		hist.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Observe(elapsed.Seconds())
+		hist.WithLabelValues(methodLabel(c.Request.Method), route, strconv.Itoa(status)).Observe(elapsed.Seconds())
 
 		level := slog.LevelInfo
 		if quietPaths[c.FullPath()] {

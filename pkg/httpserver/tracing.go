@@ -27,9 +27,9 @@ func traceRequests() gin.HandlerFunc {
 		// label, so spans group by endpoint rather than by order id.
 		otelgin.WithSpanNameFormatter(func(c *gin.Context) string {
 			if c.FullPath() == "" {
-				return c.Request.Method
+				return methodLabel(c.Request.Method)
 			}
-			return c.Request.Method + " " + routeTemplate(c.FullPath())
+			return methodLabel(c.Request.Method) + " " + routeTemplate(c.FullPath())
 		}),
 		// Probes and scrapes would each make a trace of their own, every
 		// few seconds, and drown the ones worth reading.

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -72,7 +75,14 @@ func handleLegacyUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
 // handleLegacyList serves GET /orders/fetchAllOrders with optional exact-match
 // filters id, customerName, item and status. An empty parameter is no filter,
 // as Spring's optional @RequestParam binding treated it.
-func handleLegacyList(svc *orders.Service) httpapi.HandlerFunc {
+//
+// It answers every matching order, as the original did, and streams them:
+// each is written as it is read from the database, so memory stays flat
+// however many orders there are. An error before the first order is
+// answered like any other; after it, the status is out and the only honest
+// answer left is a cut-off one (the connection is dropped, and the client
+// sees a truncated array rather than a short list it would take for whole).
+func handleLegacyList(svc *orders.Service, log *slog.Logger) httpapi.HandlerFunc {
 	return func(c *gin.Context) error {
 		who, err := caller(c.Request.Context())
 		if err != nil {
@@ -82,18 +92,53 @@ func handleLegacyList(svc *orders.Service) httpapi.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		os, err := svc.List(c.Request.Context(), who, f)
-		if err != nil {
+		w := arrayWriter{c: c}
+		err = svc.Each(c.Request.Context(), who, f, func(o orders.Order) error { return w.add(toLegacy(o)) })
+		switch {
+		case err != nil && !w.started:
 			return err
+		case err != nil:
+			log.ErrorContext(c.Request.Context(), "list cut off mid-answer", "path", c.Request.URL.Path, "err", err)
+			panic(http.ErrAbortHandler)
 		}
-		// make, not a nil slice: clients expect [] rather than null.
-		out := make([]legacyOrder, 0, len(os))
-		for _, o := range os {
-			out = append(out, toLegacy(o))
-		}
-		httpapi.Encode(c, http.StatusOK, out)
+		w.close()
 		return nil
 	}
+}
+
+// arrayWriter writes a 200 JSON array one element at a time.
+type arrayWriter struct {
+	c       *gin.Context
+	started bool
+}
+
+func (w *arrayWriter) add(v any) error {
+	// Only this package's response types reach here, all of which marshal.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("cannot encode order: %w", err)
+	}
+	sep := ","
+	if !w.started {
+		w.c.Header("Content-Type", jsonContentType)
+		w.c.Status(http.StatusOK)
+		w.started, sep = true, "["
+	}
+	if _, err := w.c.Writer.WriteString(sep); err != nil {
+		return err
+	}
+	_, err = w.c.Writer.Write(b)
+	return err
+}
+
+// close ends the array; an empty one is [] rather than null, as clients
+// expect.
+func (w *arrayWriter) close() {
+	if !w.started {
+		w.c.Data(http.StatusOK, jsonContentType, []byte("[]"))
+		return
+	}
+	_, _ = w.c.Writer.WriteString("]")
 }
 
 func legacyFilter(c *gin.Context) (orders.Filter, error) {

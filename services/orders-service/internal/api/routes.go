@@ -34,7 +34,7 @@ func Register(r gin.IRouter, log *slog.Logger, svc *orders.Service, g guard.Guar
 	lg.POST("/orders", legacy.Handle(handleLegacyCreate(svc)))
 	lg.GET("/orders/fetchOrder/:id", legacy.Handle(httpapi.Read(parseID, getOrder(svc), toLegacy)))
 	lg.PUT("/orders/updateOrderStatus/:id", legacy.Handle(handleLegacyUpdateStatus(svc)))
-	lg.GET("/orders/fetchAllOrders", legacy.Handle(handleLegacyList(svc)))
+	lg.GET("/orders/fetchAllOrders", legacy.Handle(handleLegacyList(svc, log)))
 
 	// The resource API: problem+json errors, ETags, cursor pagination.
 	v1 := responder(log, httpapi.ProblemJSON)

@@ -119,8 +119,10 @@ type Store interface {
 	Create(ctx context.Context, req CreateRequest) (o Order, replay *Receipt, err error)
 	// Get returns the order or ErrNotFound.
 	Get(ctx context.Context, id int64) (Order, error)
-	// List returns the orders matching f, ordered by id.
-	List(ctx context.Context, f Filter) ([]Order, error)
+	// Each calls fn with each order matching f, in id order, as they are
+	// read: a list of every order never needs the whole table in memory.
+	// An error from fn stops the iteration and is returned as it is.
+	Each(ctx context.Context, f Filter, fn func(Order) error) error
 	// Update loads the order, lets change modify it and, when change reports
 	// a change, bumps the version, saves it and records the event, together
 	// and only if no other change of the order came in between; otherwise

@@ -83,18 +83,32 @@ func (s *Service) Get(ctx context.Context, c Caller, id int64) (Order, error) {
 // List returns the orders matching f that c may see: all of them with
 // ReadAny, a customer's own otherwise.
 func (s *Service) List(ctx context.Context, c Caller, f Filter) ([]Order, error) {
+	os := []Order{}
+	err := s.Each(ctx, c, f, func(o Order) error {
+		os = append(os, o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return os, nil
+}
+
+// Each calls fn with each order matching f that c may see, in id order,
+// as List would return them but one at a time (see Store.Each). An error
+// from fn stops it and is returned as it is.
+func (s *Service) Each(ctx context.Context, c Caller, f Filter, fn func(Order) error) error {
 	switch {
 	case c.ReadAny:
 	case c.Customer:
 		f.Owner = &c.Subject
 	default:
-		return nil, &ForbiddenError{Reason: "listing orders needs the scope orders:read"}
+		return &ForbiddenError{Reason: "listing orders needs the scope orders:read"}
 	}
-	os, err := s.store.List(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list orders: %w", err)
+	if err := s.store.Each(ctx, f, fn); err != nil {
+		return fmt.Errorf("cannot list orders: %w", err)
 	}
-	return os, nil
+	return nil
 }
 
 // UpdateStatus moves order id to status to, if c may: ManageAny changes

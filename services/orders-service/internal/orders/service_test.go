@@ -29,9 +29,9 @@ func (s *memStore) Create(_ context.Context, req orders.CreateRequest) (orders.O
 	return s.order, nil, s.commitErr
 }
 func (s *memStore) Get(context.Context, int64) (orders.Order, error) { return s.order, nil }
-func (s *memStore) List(_ context.Context, f orders.Filter) ([]orders.Order, error) {
+func (s *memStore) Each(_ context.Context, f orders.Filter, fn func(orders.Order) error) error {
 	s.listed = f
-	return []orders.Order{s.order}, nil
+	return fn(s.order)
 }
 func (s *memStore) Update(_ context.Context, _ int64, change func(*orders.Order) (bool, error)) (orders.Order, error) {
 	o := s.order

@@ -286,8 +286,8 @@ func (s *OrderStore) Get(ctx context.Context, id int64) (orders.Order, error) {
 	return scanOrder(s.pool.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", id))
 }
 
-// List implements orders.Store.
-func (s *OrderStore) List(ctx context.Context, f orders.Filter) ([]orders.Order, error) {
+// Each implements orders.Store.
+func (s *OrderStore) Each(ctx context.Context, f orders.Filter, fn func(orders.Order) error) error {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -318,20 +318,26 @@ func (s *OrderStore) List(ctx context.Context, f orders.Filter) ([]orders.Order,
 		args = append(args, f.Limit)
 		q += fmt.Sprintf(" LIMIT $%d", len(args))
 	}
+	// pgx reads the rows off the connection as they are scanned, so a
+	// list of the whole table holds one row at a time, not the table.
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot query orders: %w", err)
+		return fmt.Errorf("cannot query orders: %w", err)
 	}
 	defer rows.Close()
-	out := []orders.Order{}
 	for rows.Next() {
 		o, err := scanOrder(rows)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read order: %w", err)
+			return fmt.Errorf("cannot read order: %w", err)
 		}
-		out = append(out, o)
+		if err := fn(o); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cannot read orders: %w", err)
+	}
+	return nil
 }
 
 // Update implements orders.Store, optimistically: it reads the order, lets

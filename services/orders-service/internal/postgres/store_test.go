@@ -225,13 +225,13 @@ func TestIntegrationList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.List(t.Context(), tt.filter)
+			got := []orders.Order{}
+			err := s.Each(t.Context(), tt.filter, func(o orders.Order) error {
+				got = append(got, o)
+				return nil
+			})
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
-			}
-			if got == nil {
-				// Encoded as JSON, nil is null where clients expect [].
-				t.Fatalf("got nil, want a non-nil slice")
 			}
 			want := make([]orders.Order, len(tt.want))
 			for i, j := range tt.want {
@@ -350,6 +350,24 @@ func TestIntegrationUpdateNotFound(t *testing.T) {
 func receiptOf(o orders.Order) orders.Receipt {
 	return orders.Receipt{Status: 201, Header: map[string]string{"ETag": fmt.Sprint(o.Version)},
 		Body: fmt.Appendf(nil, "%d %s %d", o.ID, o.Status, o.Version)}
+}
+
+// TestIntegrationEachStops: an error from the callback ends the list and
+// is returned as it is.
+func TestIntegrationEachStops(t *testing.T) {
+	s, _ := newStore(t)
+	for range 3 {
+		create(t, s, "alice", "book", 1)
+	}
+	stop := errors.New("enough")
+	n := 0
+	err := s.Each(t.Context(), orders.Filter{}, func(orders.Order) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("got %d calls and %v, want 1 call and the callback's error", n, err)
+	}
 }
 
 func TestIntegrationCreateIdempotent(t *testing.T) {
