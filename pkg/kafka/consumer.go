@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/order-tracking/platform/pkg/logging"
 )
 
 // Timings of the consumer loop. They are constants rather than settings
@@ -103,6 +105,11 @@ type Consumer struct {
 
 	started atomic.Bool
 
+	// logsDone is closed once librdkafka's log lines are all written,
+	// after kc is closed; every holds back repeated client errors.
+	logsDone <-chan struct{}
+	every    *logging.Every
+
 	// closeMu guards closed and the closing of kc against Ping, which a
 	// readiness probe calls from another goroutine while Run may be closing
 	// the client; confluent-kafka-go's own closed flag is not synchronised.
@@ -177,8 +184,9 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		// A replica that crashed (SIGKILL, OOM) keeps its partitions until
 		// its session times out; 10s instead of the 45s default lets the
 		// others take over sooner, and is still well above the 3s heartbeat.
-		"session.timeout.ms":     10000,
-		"go.logs.channel.enable": false,
+		"session.timeout.ms": 10000,
+		// librdkafka's own log lines go through the service's logger.
+		"go.logs.channel.enable": true,
 		// librdkafka prefetches up to 64 MB per partition by default
 		// (queued.max.messages.kbytes); a lagging consumer held tens of MB
 		// of events it would only reach seconds later. 1 MB per partition,
@@ -198,18 +206,20 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		return nil, fmt.Errorf("cannot create dead-letter producer: %w", err)
 	}
 	return &Consumer{
-		cfg:     cfg,
-		handler: h,
-		batch:   opts.Batch,
-		gate:    opts.Gate,
-		logger:  logger,
-		metrics: metrics,
-		kc:      kc,
-		dlt:     dlt,
-		tel:     newTelemetry(),
-		next:    map[int32]int64{},
-		rewind:  map[int32]int64{},
-		epoch:   map[int32]uint64{},
+		logsDone: forwardLogs(kc.Logs(), logger),
+		every:    logging.NewEvery(repeatInterval),
+		cfg:      cfg,
+		handler:  h,
+		batch:    opts.Batch,
+		gate:     opts.Gate,
+		logger:   logger,
+		metrics:  metrics,
+		kc:       kc,
+		dlt:      dlt,
+		tel:      newTelemetry(),
+		next:     map[int32]int64{},
+		rewind:   map[int32]int64{},
+		epoch:    map[int32]uint64{},
 	}, nil
 }
 
@@ -304,6 +314,7 @@ func (c *Consumer) stop() error {
 		errs = append(errs, fmt.Errorf("cannot close kafka consumer: %w", err))
 	}
 	c.closeMu.Unlock()
+	<-c.logsDone
 	c.dlt.Close(5 * time.Second)
 	return errors.Join(errs...)
 }
@@ -326,7 +337,7 @@ func (c *Consumer) poll(timeout time.Duration) *ckafka.Message {
 		} else {
 			// Mostly transient (a broker restarting); librdkafka recovers by
 			// itself, so this is worth a line, not a stop.
-			c.logger.Warn("kafka consumer error", "error", e, "code", e.Code())
+			clientError(c.logger, c.every, "kafka consumer error", e)
 		}
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/order-tracking/platform/pkg/logging"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -44,6 +46,10 @@ type Producer struct {
 	logger *slog.Logger
 	tel    telemetry
 	wg     sync.WaitGroup
+	// logsDone is closed once librdkafka's log lines are all written,
+	// after p is closed; every holds back repeated client errors.
+	logsDone <-chan struct{}
+	every    *logging.Every
 }
 
 // NewProducer connects a producer. Connecting is lazy in librdkafka: a broker
@@ -67,8 +73,9 @@ func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
 		"linger.ms":        0,
 		"compression.type": "lz4",
 		// Delivery reports are read from each Publish call's own channel.
-		"go.delivery.reports":    true,
-		"go.logs.channel.enable": false,
+		"go.delivery.reports": true,
+		// librdkafka's own log lines go through the service's logger.
+		"go.logs.channel.enable": true,
 		// The Go client allocates both channels whole at their default of a
 		// million entries (23 MB of heap, which also doubles the heap the
 		// GC lets grow): Events only carries errors here, and
@@ -86,7 +93,8 @@ func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create kafka producer: %w", err)
 	}
-	pr := &Producer{p: p, logger: logger, tel: newTelemetry()}
+	pr := &Producer{p: p, logger: logger, tel: newTelemetry(), every: logging.NewEvery(repeatInterval)}
+	pr.logsDone = forwardLogs(p.Logs(), logger)
 	pr.wg.Add(1)
 	go pr.watch()
 	return pr, nil
@@ -103,7 +111,7 @@ func (p *Producer) watch() {
 			if e.IsFatal() {
 				p.logger.Error("kafka producer fatal error", "error", e)
 			} else {
-				p.logger.Warn("kafka producer error", "error", e)
+				clientError(p.logger, p.every, "kafka producer error", e)
 			}
 		case *ckafka.Message:
 			// Only messages produced without a delivery channel land here; we
@@ -260,4 +268,5 @@ func (p *Producer) Close(timeout time.Duration) {
 	}
 	p.p.Close()
 	p.wg.Wait()
+	<-p.logsDone
 }

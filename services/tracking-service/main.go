@@ -136,6 +136,7 @@ func newRedisClient(cfg redis.Config) (*goredis.Client, error) {
 }
 
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	redis.LogTo(logger)
 	// Two clients, so two connection pools: the events' writes get one of
 	// their own, and readers (GET /track, streams starting, read-through
 	// fills) cannot starve them. Under an overload of readers the shared
