@@ -43,6 +43,11 @@ type Config struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request.
 	IdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT"`
+	// RequestTimeout is the deadline of each request's context, which
+	// every database and Redis call made for it inherits: a dependency
+	// that is frozen or slow turns into a 503 within it, not a request
+	// that hangs. Streams lift it (see Unbounded). 0 is no deadline.
+	RequestTimeout time.Duration `env:"HTTP_REQUEST_TIMEOUT"`
 	// PprofAddr, when set, serves net/http/pprof on this loopback
 	// host:port (e.g. 127.0.0.1:6060), beside the API, with the mutex and
 	// block profiles switched on; reach it with kubectl port-forward. Empty
@@ -60,7 +65,8 @@ type Config struct {
 }
 
 // SetDefaults fills the fields left at zero: 20s to drain, 5s for headers,
-// 30s to read a request and to answer it, 120s idle. config.Load calls it
+// 30s to read a request and to answer it, 120s idle, and 2.5s for a
+// request's work, so that an answer, a 503 at worst, comes within 3s. config.Load calls it
 // before reading the environment, so a variable set to 0 still means "no
 // timeout" (see Validate).
 func (c *Config) SetDefaults() {
@@ -69,6 +75,7 @@ func (c *Config) SetDefaults() {
 	setZero(&c.ReadTimeout, 30*time.Second)
 	setZero(&c.WriteTimeout, 30*time.Second)
 	setZero(&c.IdleTimeout, 120*time.Second)
+	setZero(&c.RequestTimeout, 2500*time.Millisecond)
 }
 
 func setZero(d *time.Duration, v time.Duration) {
@@ -94,6 +101,7 @@ func (c Config) Validate() error {
 		{"HTTP_READ_TIMEOUT", c.ReadTimeout},
 		{"HTTP_WRITE_TIMEOUT", c.WriteTimeout},
 		{"HTTP_IDLE_TIMEOUT", c.IdleTimeout},
+		{"HTTP_REQUEST_TIMEOUT", c.RequestTimeout},
 	} {
 		// Zero is allowed: net/http reads it as "no timeout".
 		if d.v < 0 {
@@ -191,6 +199,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		observe(requests, logger),
 		recovery(logger),
 		cors(cfg.CORSAllowedOrigins),
+		deadline(cfg.RequestTimeout),
 	)
 	engine.NoRoute(func(c *gin.Context) {
 		httpapi.Encode(c, http.StatusNotFound, gin.H{"error": "not found", "path": c.Request.URL.Path})

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"time"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,14 +40,26 @@ type Config struct {
 	// MigrateOnStart runs the schema migrations before serving. On
 	// Kubernetes a pre-install hook runs `<service> migrate` instead.
 	MigrateOnStart bool `env:"MIGRATE_ON_START"`
+	// StatementTimeout is PostgreSQL's statement_timeout on the service's
+	// connections: the bound of a statement whose caller has no deadline
+	// of its own (requests have theirs, see httpserver.Config), such as
+	// the outbox relay's. Migrations run without it.
+	StatementTimeout time.Duration `env:"DATABASE_STATEMENT_TIMEOUT"`
+	// LockTimeout is PostgreSQL's lock_timeout: how long a statement waits
+	// for a row or table lock before it fails, so that a stuck
+	// transaction holding one shows as errors, not as a pile of waiters.
+	LockTimeout time.Duration `env:"DATABASE_LOCK_TIMEOUT"`
 }
 
 // SetDefaults gives a new Config its defaults: the local server, a pool of
-// DefaultMaxConns, migrations on start.
+// DefaultMaxConns, migrations on start, statements bounded at 10s and
+// lock waits at 2s.
 func (c *Config) SetDefaults() {
 	c.URL = DefaultURL
 	c.MaxConns = DefaultMaxConns
 	c.MigrateOnStart = true
+	c.StatementTimeout = 10 * time.Second
+	c.LockTimeout = 2 * time.Second
 }
 
 // Validate reports every setting that cannot work.
@@ -58,25 +72,50 @@ func (c Config) Validate() error {
 	if c.MaxConns < 1 {
 		errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS must be at least 1, got %d", c.MaxConns))
 	}
+	if c.StatementTimeout < 0 || c.LockTimeout < 0 {
+		errs = append(errs, fmt.Errorf("DATABASE_STATEMENT_TIMEOUT and DATABASE_LOCK_TIMEOUT must not be negative (0 is none), got %s and %s", c.StatementTimeout, c.LockTimeout))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid postgres config: %w", err)
 	}
 	return nil
 }
 
-// Open connects a pool of at most maxConns connections (0: pgx's default)
-// and checks that the server answers. When tracing records spans
+// PoolOptions tunes a pool Open connects; the zero value is pgx's
+// defaults and no timeouts.
+type PoolOptions struct {
+	// MaxConns bounds the pool; 0 is pgx's default.
+	MaxConns int32
+	// StatementTimeout and LockTimeout set PostgreSQL's statement_timeout
+	// and lock_timeout on every connection; 0 leaves the server's.
+	StatementTimeout, LockTimeout time.Duration
+}
+
+// Open connects a pool as opts say and checks that the server answers. When tracing records spans
 // (tracing.Enabled, so call it after tracing.Setup), its queries
 // are traced as child spans of the span in their context; a query made
 // outside any recording span (a polling loop, a readiness probe) makes no
 // span. Statements are recorded without their arguments.
-func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("cannot configure postgres pool: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	// Sent in the startup message, so they hold from a connection's first
+	// statement on, pooled or not.
+	if opts.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	if opts.LockTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(opts.LockTimeout.Milliseconds(), 10)
+	}
+	// A server that accepts the TCP connection and then says nothing (a
+	// frozen one) must not hold a caller without a deadline for ever.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	// The global tracer provider, which tracing.Setup configures; only when
 	// it records spans (see tracing.Enabled).
@@ -103,7 +142,7 @@ func Connect(ctx context.Context, cfg Config, migrate func(context.Context, stri
 			return nil, err
 		}
 	}
-	return Open(ctx, cfg.URL, cfg.MaxConns)
+	return Open(ctx, cfg.URL, PoolOptions{MaxConns: cfg.MaxConns, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout})
 }
 
 // Migrations is one service's schema history.
@@ -123,7 +162,7 @@ type Migrations struct {
 // Migrate brings the schema at databaseURL up to date with m.
 func Migrate(ctx context.Context, databaseURL string, m Migrations) error {
 	// Migrating needs one connection; the pool lives for this call only.
-	pool, err := Open(ctx, databaseURL, 2)
+	pool, err := Open(ctx, databaseURL, PoolOptions{MaxConns: 2})
 	if err != nil {
 		return err
 	}

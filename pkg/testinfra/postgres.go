@@ -18,7 +18,7 @@ func NewPool(t testing.TB, migrate func(ctx context.Context, databaseURL string)
 	if err := migrate(t.Context(), url); err != nil {
 		t.Fatalf("cannot migrate test database: %v", err)
 	}
-	pool, err := postgres.Open(t.Context(), url, 0)
+	pool, err := postgres.Open(t.Context(), url, postgres.PoolOptions{})
 	if err != nil {
 		t.Fatalf("cannot open test database: %v", err)
 	}

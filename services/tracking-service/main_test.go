@@ -81,10 +81,10 @@ func TestIntegrationEventsReachTrackingAPI(t *testing.T) {
 // applies the event published meanwhile, by itself.
 func TestIntegrationRedisOutage(t *testing.T) {
 	brokers := testinfra.KafkaBrokers(t)
-	proxy := startRedisProxy(t, testinfra.RedisAddr(t))
+	proxy := testinfra.NewProxy(t, testinfra.RedisAddr(t))
 	topic := testinfra.UniqueName("order-events-tracking-outage-")
 	base, producer := startService(t, map[string]string{
-		"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "REDIS_ADDR": proxy.addr,
+		"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "REDIS_ADDR": proxy.Addr,
 	})
 
 	t0 := time.Now().UTC()
@@ -92,7 +92,7 @@ func TestIntegrationRedisOutage(t *testing.T) {
 	publish(t, producer, topic, created)
 	waitTracked(t, base, 21, 1)
 
-	proxy.cut()
+	proxy.Cut()
 	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
 		var body map[string]any
 		status := getJSON(t, base+"/readyz", &body)
@@ -106,11 +106,48 @@ func TestIntegrationRedisOutage(t *testing.T) {
 	shipped.ID, shipped.Type, shipped.Version, shipped.Order.Status, shipped.PreviousStatus = uuid.NewString(), events.TypeOrderUpdated, 2, "SHIPPED", "PENDING"
 	publish(t, producer, topic, shipped)
 
-	proxy.restore()
+	proxy.Restore()
 	waitTracked(t, base, 21, 2)
 	if status := getJSON(t, base+"/readyz", &body); status != http.StatusOK {
 		t.Errorf("readyz after Redis came back: got %d %v, want 200", status, body)
 	}
+}
+
+// TestIntegrationRedisFrozen: with Redis frozen (a proxy holding every
+// byte, as SIGSTOP would), GET /track answers 503 with Retry-After within
+// 3s, by id and by code, and tracking recovers once Redis runs again.
+func TestIntegrationRedisFrozen(t *testing.T) {
+	brokers := testinfra.KafkaBrokers(t)
+	proxy := testinfra.NewProxy(t, testinfra.RedisAddr(t))
+	topic := testinfra.UniqueName("order-events-tracking-frozen-")
+	base, producer := startService(t, map[string]string{
+		"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "REDIS_ADDR": proxy.Addr,
+	})
+	t0 := time.Now().UTC()
+	code := events.NewTrackingCode()
+	created := events.NewOrderCreated(events.Order{ID: 31, TrackingCode: code, CustomerName: "Bob", Item: "Desk", Quantity: 2, Status: "PENDING", CreatedAt: t0, UpdatedAt: t0}, 1, t0)
+	publish(t, producer, topic, created)
+	waitTracked(t, base, 31, 1)
+
+	proxy.Freeze()
+	for _, path := range []string{"/track/31", "/track/31/history", "/track/" + code, "/track/31/events"} {
+		start := time.Now()
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s with Redis frozen: no answer within 10s: %v", path, err)
+		}
+		resp.Body.Close()
+		if took := time.Since(start); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || took > 3*time.Second {
+			t.Errorf("GET %s with Redis frozen: got %d with Retry-After %q after %s, want 503 with Retry-After within 3s",
+				path, resp.StatusCode, resp.Header.Get("Retry-After"), took.Round(time.Millisecond))
+		}
+	}
+	proxy.Thaw()
+	var body map[string]any
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		status := getJSON(t, base+"/track/31", &body)
+		return status == http.StatusOK, fmt.Sprintf("GET /track/31 after the thaw: %d %v", status, body)
+	})
 }
 
 // startService runs the service in-process with env on top of settings of

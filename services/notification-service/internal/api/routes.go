@@ -3,7 +3,10 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,11 +25,18 @@ import (
 // scope orders:read: the log records no owner, and a customer learns the
 // same from its own order's tracking.
 func Register(r gin.IRouter, log *slog.Logger, deliveries notify.DeliveryLog, g guard.Guards) {
-	// Errors are problem+json, as on orders-service's /api/v1. The service
-	// has no domain errors of its own to map: a bad request and a failing
-	// store are the shared table's 400 and 500.
-	errs := httpapi.Responder{Log: log, Render: httpapi.ProblemJSON}
+	// Errors are problem+json, as on orders-service's /api/v1: a bad
+	// request is the shared table's 400, a log that cannot answer now 503.
+	errs := httpapi.Responder{Log: log, Render: httpapi.ProblemJSON, Map: mapError, RetryAfter: 5 * time.Second}
 	guarded := append(g.For(errs), errs.Guard(auth.RequireScope(auth.ScopeRead)))
 
 	r.GET("/notifications", append(guarded, errs.Handle(handleList(deliveries)))...)
+}
+
+// mapError is notification-service's part of the error table.
+func mapError(err error) httpapi.Body {
+	if errors.Is(err, notify.ErrUnavailable) {
+		return &httpapi.Problem{Status: http.StatusServiceUnavailable, Detail: "notifications are temporarily unavailable, retry later"}
+	}
+	return nil
 }

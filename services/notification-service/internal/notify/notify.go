@@ -84,6 +84,11 @@ type Sender interface {
 // ErrPermanent is wrapped by errors that retrying cannot fix.
 var ErrPermanent = errors.New("permanent failure")
 
+// ErrUnavailable is wrapped by the errors of a delivery log that cannot
+// serve a read now (its database down, frozen or restarting, or the
+// request's deadline passed): the API answers 503, not 500.
+var ErrUnavailable = errors.New("delivery log unavailable")
+
 // Status is the state of a delivery log row.
 type Status string
 

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	pg "github.com/order-tracking/platform/pkg/postgres"
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
 )
 
@@ -263,7 +264,12 @@ func (a *markArgs) add(n notify.Notification, at time.Time) {
 // List implements notify.DeliveryLog. Newest first means latest claimed:
 // one order's events share a partition and are handled in order, so that is
 // event order.
-func (l *DeliveryLog) List(ctx context.Context, orderID int64) ([]notify.Delivery, error) {
+func (l *DeliveryLog) List(ctx context.Context, orderID int64) (_ []notify.Delivery, err error) {
+	defer func() {
+		if pg.Unavailable(err) {
+			err = fmt.Errorf("%w: %w", notify.ErrUnavailable, err)
+		}
+	}()
 	rows, err := l.pool.Query(ctx,
 		`SELECT event_id::text, order_id, channel, recipient, text, status, sent_at
 		 FROM notification_deliveries WHERE order_id = $1 ORDER BY id DESC`, orderID)

@@ -14,7 +14,7 @@ import (
 // no-op.
 func TestIntegrationMigrateSharesADatabase(t *testing.T) {
 	url := testinfra.NewDatabase(t)
-	pool, err := pg.Open(t.Context(), url, 0)
+	pool, err := pg.Open(t.Context(), url, pg.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

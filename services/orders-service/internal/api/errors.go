@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
@@ -34,10 +35,14 @@ type problem struct {
 	CurrentVersion *int64 `json:"currentVersion,omitempty"`
 }
 
+// retryAfter is what a 503 tells the client to wait: a database restart
+// or failover takes seconds.
+const retryAfter = 5 * time.Second
+
 // responder answers the errors of one of the two APIs; they differ only in
 // the body's shape.
 func responder(log *slog.Logger, render httpapi.Renderer) httpapi.Responder {
-	return httpapi.Responder{Log: log, Render: render, Map: mapError, Resource: "order", IDParam: "id"}
+	return httpapi.Responder{Log: log, Render: render, Map: mapError, Resource: "order", IDParam: "id", RetryAfter: retryAfter}
 }
 
 // mapError is orders-service's part of the error table (httpapi.Describe
@@ -52,6 +57,11 @@ func mapError(err error) httpapi.Body {
 	switch {
 	case errors.As(err, &validation):
 		return httpapi.InvalidRequest(validation.Error(), fieldErrors(validation.Fields))
+	case errors.Is(err, orders.ErrUnavailable):
+		// Not a 500: nothing is wrong with the request or the code, and the
+		// same request may succeed in a moment. Nothing was written either:
+		// see the writes' deadline guard in package postgres.
+		return &httpapi.Problem{Status: http.StatusServiceUnavailable, Detail: "orders are temporarily unavailable, retry later"}
 	case errors.As(err, &forbidden):
 		return &httpapi.Problem{Type: problemForbidden, Title: "Forbidden", Status: http.StatusForbidden, Detail: forbidden.Reason}
 	case errors.Is(err, orders.ErrNotFound):

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/order-tracking/platform/pkg/httpapi"
+	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
 
@@ -92,6 +93,9 @@ func handleLegacyList(svc *orders.Service, log *slog.Logger) httpapi.HandlerFunc
 		if err != nil {
 			return err
 		}
+		// Every order may take longer than a request's deadline; each
+		// page of them is bounded instead (see postgres.OrderStore.Each).
+		defer httpserver.Unbounded(c)()
 		w := arrayWriter{c: c}
 		err = svc.Each(c.Request.Context(), who, f, func(o orders.Order) error { return w.add(toLegacy(o)) })
 		switch {

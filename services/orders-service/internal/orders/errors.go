@@ -10,6 +10,12 @@ import (
 // ErrNotFound means no order has the requested id.
 var ErrNotFound = errors.New("order not found")
 
+// ErrUnavailable is wrapped by the errors of a store that cannot serve the
+// request now (its database down, frozen, restarting, read-only, or the
+// request's deadline passed): the request may succeed if retried soon,
+// unlike every other error here.
+var ErrUnavailable = errors.New("order store unavailable")
+
 // ErrIdempotencyKeyReused means an Idempotency-Key came back with a different
 // request than the one it was first used with.
 var ErrIdempotencyKeyReused = errors.New("idempotency key was already used with a different request")

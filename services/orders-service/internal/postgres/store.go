@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/order-tracking/platform/pkg/events"
+	pg "github.com/order-tracking/platform/pkg/postgres"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/outbox"
 )
@@ -34,6 +35,9 @@ type StoreOptions struct {
 	// DefaultKeyTTL. An older key is treated as never used, and
 	// SweepKeys deletes it.
 	KeyTTL time.Duration
+	// PageTimeout bounds each page's query when Each lists every order;
+	// default 2s, below the requests' deadline.
+	PageTimeout time.Duration
 }
 
 // DefaultKeyTTL is how long idempotency keys are remembered unless
@@ -58,6 +62,8 @@ type OrderStore struct {
 	source string
 	wakeup *outbox.Wakeup
 	keyTTL time.Duration
+	// pageTimeout bounds each page of Each (see StoreOptions).
+	pageTimeout time.Duration
 
 	// idMu guards ids, the rest of the current block of order ids in
 	// increasing order.
@@ -75,7 +81,10 @@ func NewOrderStore(pool *pgxpool.Pool, opts StoreOptions) *OrderStore {
 	if opts.KeyTTL <= 0 {
 		opts.KeyTTL = DefaultKeyTTL
 	}
-	return &OrderStore{pool: pool, source: opts.Source, wakeup: opts.Wakeup, keyTTL: opts.KeyTTL}
+	if opts.PageTimeout <= 0 {
+		opts.PageTimeout = 2 * time.Second
+	}
+	return &OrderStore{pool: pool, source: opts.Source, wakeup: opts.Wakeup, keyTTL: opts.KeyTTL, pageTimeout: opts.PageTimeout}
 }
 
 // nextID returns an unused order id, taking a new block from the sequence
@@ -110,13 +119,44 @@ func timestamp() time.Time {
 
 // insertOrder writes a new order with an id from nextID; the identity
 // column otherwise refuses ids it did not generate.
+// It writes nothing once the request's deadline ($10, NULL for none) has
+// passed by the database's clock (see deadlineOf).
 const insertOrder = `INSERT INTO orders (id, customer_name, item, quantity, status, version, created_at, updated_at, owner, tracking_code)
-	OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULLIF($8, ''), $9) RETURNING id`
+	OVERRIDING SYSTEM VALUE SELECT $1, $2, $3, $4, $5, $6, $7, $7, NULLIF($8, ''), $9
+	WHERE $10::timestamptz IS NULL OR clock_timestamp() < $10 RETURNING id`
 
 // updateOrder writes a change only if the order is still at the version
-// it was read at ($3); it returns no row when another change came first.
+// it was read at ($3), and the request's deadline ($5) has not passed; it
+// returns no row when another change came first or the deadline passed.
 const updateOrder = `UPDATE orders SET status = $2, version = version + 1, updated_at = $4
-	WHERE id = $1 AND version = $3 RETURNING id`
+	WHERE id = $1 AND version = $3 AND ($5::timestamptz IS NULL OR clock_timestamp() < $5) RETURNING id`
+
+// deadlineOf is the deadline of ctx for the writes' guards, nil when it has
+// none. A write checks it against the database's clock as it executes, so
+// that a statement that reached a frozen server, and runs only once the
+// server thaws, long after its client was answered 503, writes nothing:
+// otherwise a client retrying the 503 would place the order twice. The
+// guard trusts the service's and the database's clocks to agree to within
+// a fraction of the request timeout, as NTP keeps them.
+func deadlineOf(ctx context.Context) *time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return &d
+	}
+	return nil
+}
+
+// errDeadlinePassed is a write its guard refused.
+var errDeadlinePassed = fmt.Errorf("the request's deadline passed before the change was written: %w", context.DeadlineExceeded)
+
+// unavailable marks err as orders.ErrUnavailable when it means PostgreSQL
+// cannot serve the request now (see pg.Unavailable): the API answers those
+// with 503, not 500.
+func unavailable(err error) error {
+	if pg.Unavailable(err) && !errors.Is(err, orders.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", orders.ErrUnavailable, err)
+	}
+	return err
+}
 
 const orderColumns = "id, customer_name, item, quantity, status, version, created_at, updated_at, coalesce(owner, ''), tracking_code"
 
@@ -133,6 +173,7 @@ func scanOrder(row pgx.Row) (orders.Order, error) {
 // Create implements orders.Store. Without an idempotency key it is one
 // statement; with one, a transaction serialises the requests sharing it.
 func (s *OrderStore) Create(ctx context.Context, req orders.CreateRequest) (o orders.Order, replay *orders.Receipt, err error) {
+	defer func() { err = unavailable(err) }()
 	// The id is taken before any transaction: a block refill inside one
 	// would need a second connection while holding the first, and callers
 	// waiting on the idempotency lock could hold all the others.
@@ -273,21 +314,70 @@ func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Or
 
 // insert writes the new order o and its OrderCreatedEvent in one statement.
 func (s *OrderStore) insert(ctx context.Context, db outbox.Querier, w *outbox.Wakeup, o orders.Order) error {
-	if _, err := outbox.Enqueue(ctx, db, w, insertOrder,
-		[]any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt, o.Owner, o.TrackingCode},
+	if applied, err := outbox.Enqueue(ctx, db, w, insertOrder,
+		[]any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt, o.Owner, o.TrackingCode, deadlineOf(ctx)},
 		events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt), s.source); err != nil {
 		return fmt.Errorf("cannot insert order: %w", err)
+	} else if !applied {
+		return errDeadlinePassed
 	}
 	return nil
 }
 
 // Get implements orders.Store.
 func (s *OrderStore) Get(ctx context.Context, id int64) (orders.Order, error) {
-	return scanOrder(s.pool.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", id))
+	o, err := scanOrder(s.pool.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", id))
+	return o, unavailable(err)
 }
 
-// Each implements orders.Store.
-func (s *OrderStore) Each(ctx context.Context, f orders.Filter, fn func(orders.Order) error) error {
+// pageSize is how many orders Each reads per query when the filter has no
+// limit: memory holds one page, however many orders match.
+const pageSize = 1000
+
+// Each implements orders.Store. A filter without a limit (every order) is
+// read a page at a time, each page by its own query bounded by PageTimeout
+// and read whole before fn sees it, so that neither a slow client nor the
+// size of the table makes one query run long, and a frozen database turns
+// into an error within PageTimeout even for a caller without a deadline.
+func (s *OrderStore) Each(ctx context.Context, f orders.Filter, fn func(orders.Order) error) (err error) {
+	defer func() { err = unavailable(err) }()
+	if f.Limit > 0 {
+		page, err := s.page(ctx, f)
+		if err != nil {
+			return err
+		}
+		return each(page, fn)
+	}
+	f.Limit = pageSize
+	for {
+		pctx, cancel := context.WithTimeout(ctx, s.pageTimeout)
+		page, err := s.page(pctx, f)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if err := each(page, fn); err != nil {
+			return err
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+		f.After = page[len(page)-1].ID
+	}
+}
+
+func each(os []orders.Order, fn func(orders.Order) error) error {
+	for _, o := range os {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// page reads the orders matching f, in id order, at most f.Limit of them
+// when it is set.
+func (s *OrderStore) page(ctx context.Context, f orders.Filter) ([]orders.Order, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -318,26 +408,15 @@ func (s *OrderStore) Each(ctx context.Context, f orders.Filter, fn func(orders.O
 		args = append(args, f.Limit)
 		q += fmt.Sprintf(" LIMIT $%d", len(args))
 	}
-	// pgx reads the rows off the connection as they are scanned, so a
-	// list of the whole table holds one row at a time, not the table.
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("cannot query orders: %w", err)
+		return nil, fmt.Errorf("cannot query orders: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return fmt.Errorf("cannot read order: %w", err)
-		}
-		if err := fn(o); err != nil {
-			return err
-		}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orders.Order, error) { return scanOrder(row) })
+	if err != nil {
+		return nil, fmt.Errorf("cannot read orders: %w", err)
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("cannot read orders: %w", err)
-	}
-	return nil
+	return out, nil
 }
 
 // Update implements orders.Store, optimistically: it reads the order, lets
@@ -347,7 +426,8 @@ func (s *OrderStore) Each(ctx context.Context, f orders.Filter, fn func(orders.O
 // called more than once. The write takes the order's row lock before its
 // outbox row takes an id, so the events of one order are numbered in
 // commit order (see outbox.Enqueue).
-func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders.Order) (bool, error)) (orders.Order, error) {
+func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders.Order) (bool, error)) (_ orders.Order, err error) {
+	defer func() { err = unavailable(err) }()
 	for {
 		cur, err := s.Get(ctx, id)
 		if err != nil {
@@ -361,7 +441,7 @@ func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders
 		o.Version = cur.Version + 1
 		o.UpdatedAt = timestamp()
 		applied, err := outbox.Enqueue(ctx, s.pool, s.wakeup, updateOrder,
-			[]any{id, o.Status, cur.Version, o.UpdatedAt},
+			[]any{id, o.Status, cur.Version, o.UpdatedAt, deadlineOf(ctx)},
 			events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt), s.source)
 		if err != nil {
 			return orders.Order{}, fmt.Errorf("cannot update order: %w", err)

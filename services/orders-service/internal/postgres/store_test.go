@@ -352,6 +352,30 @@ func receiptOf(o orders.Order) orders.Receipt {
 		Body: fmt.Appendf(nil, "%d %s %d", o.ID, o.Status, o.Version)}
 }
 
+// TestIntegrationEachPages: every order, over several pages, each once and
+// in id order.
+func TestIntegrationEachPages(t *testing.T) {
+	s, pool := newStore(t)
+	const n = 2*1000 + 7
+	if _, err := pool.Exec(t.Context(), `INSERT INTO orders (customer_name, item, quantity, status)
+		SELECT 'c' || i, 'item', 1, 'PENDING' FROM generate_series(1, $1) i`, n); err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	count := 0
+	err := s.Each(t.Context(), orders.Filter{}, func(o orders.Order) error {
+		if o.ID <= last {
+			return fmt.Errorf("order %d after %d", o.ID, last)
+		}
+		last = o.ID
+		count++
+		return nil
+	})
+	if err != nil || count != n {
+		t.Fatalf("got %d orders, %v, want %d in id order", count, err, n)
+	}
+}
+
 // TestIntegrationEachStops: an error from the callback ends the list and
 // is returned as it is.
 func TestIntegrationEachStops(t *testing.T) {

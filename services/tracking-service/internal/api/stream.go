@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/order-tracking/platform/pkg/httpapi"
+	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/ratelimit"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
@@ -45,6 +46,9 @@ func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Durati
 			return err
 		}
 		defer release()
+		// A stream lasts as long as its client listens: the request's
+		// deadline, which bounded resolve above, does not apply to it.
+		defer httpserver.Unbounded(c)()
 		id := t.id
 		// Subscribe before reading the state, so that a change stored in
 		// between is delivered rather than lost; the version check below

@@ -81,6 +81,16 @@ func NewClient(cfg Config) *goredis.Client {
 		DialTimeout:  2 * time.Second,
 		ReadTimeout:  2 * time.Second,
 		WriteTimeout: 2 * time.Second,
+		// The caller's deadline (a request's, see HTTP_REQUEST_TIMEOUT)
+		// bounds each command's network waits too, not only the timeouts
+		// above: with Redis frozen, /track took 8.1s to answer 503, a read
+		// timeout per retry.
+		ContextTimeoutEnabled: true,
+		// One retry at most: a retry helps a dropped connection, and
+		// repeats a frozen server's timeout.
+		MaxRetries: 1,
+		// Waiting for a pooled connection is bounded too.
+		PoolTimeout: time.Second,
 	})
 }
 
