@@ -42,6 +42,7 @@ func Register(r gin.IRouter, log *slog.Logger, svc *orders.Service, g guard.Guar
 	vg.POST("/api/v1/orders", v1.Handle(handleCreate(svc)))
 	vg.GET("/api/v1/orders", v1.Handle(handleList(svc)))
 	vg.GET("/api/v1/orders/:id", v1.Handle(handleGet(svc)))
+	vg.GET("/api/v1/orders/:id/history", v1.Handle(handleHistory(svc)))
 	vg.PATCH("/api/v1/orders/:id/status", v1.Handle(handleUpdateStatus(svc)))
 
 	r.GET("/openapi.json", handleOpenAPI())

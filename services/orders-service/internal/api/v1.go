@@ -83,6 +83,39 @@ func handleGet(svc *orders.Service) httpapi.HandlerFunc {
 	}
 }
 
+// statusChange is one entry of GET /api/v1/orders/{id}/history, in the
+// shape of tracking-service's GET /track/{id}/history.
+type historyEntry struct {
+	Status  orders.Status `json:"status"`
+	At      time.Time     `json:"at"`
+	Version int64         `json:"version"`
+}
+
+// handleHistory serves GET /api/v1/orders/:id/history: the order's status
+// timeline, oldest first, from which tracking-service rebuilds its own.
+func handleHistory(svc *orders.Service) httpapi.HandlerFunc {
+	return func(c *gin.Context) error {
+		who, err := caller(c.Request.Context())
+		if err != nil {
+			return err
+		}
+		id, err := parseID(c)
+		if err != nil {
+			return err
+		}
+		h, err := svc.History(c.Request.Context(), who, id)
+		if err != nil {
+			return err
+		}
+		out := make([]historyEntry, len(h))
+		for i, e := range h {
+			out[i] = historyEntry{Status: e.Status, At: e.At.UTC(), Version: e.Version}
+		}
+		httpapi.Encode(c, http.StatusOK, out)
+		return nil
+	}
+}
+
 // handleList serves GET /api/v1/orders, paginated by id: the cursor is the
 // last id of the previous page, so pages stay stable while orders are added.
 func handleList(svc *orders.Service) httpapi.HandlerFunc {

@@ -71,6 +71,14 @@ func (v *ValidationError) checkText(field, value string) {
 	}
 }
 
+// StatusChange is one entry of an order's status timeline: the status it
+// reached at one version, and when.
+type StatusChange struct {
+	Status  Status
+	At      time.Time
+	Version int64
+}
+
 // Filter selects orders; nil fields match everything. Results are ordered by
 // id, and After is the keyset cursor: only ids greater than it are returned.
 type Filter struct {
@@ -123,6 +131,10 @@ type Store interface {
 	// read: a list of every order never needs the whole table in memory.
 	// An error from fn stops the iteration and is returned as it is.
 	Each(ctx context.Context, f Filter, fn func(Order) error) error
+	// History returns the order's status timeline, oldest first, or
+	// ErrNotFound. An order created before timelines were kept starts at
+	// the version it had then.
+	History(ctx context.Context, id int64) ([]StatusChange, error)
 	// Update loads the order, lets change modify it and, when change reports
 	// a change, bumps the version, saves it and records the event, together
 	// and only if no other change of the order came in between; otherwise

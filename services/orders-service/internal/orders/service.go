@@ -80,6 +80,19 @@ func (s *Service) Get(ctx context.Context, c Caller, id int64) (Order, error) {
 	return o, nil
 }
 
+// History returns order id's status timeline, oldest first, if c may see
+// the order (as Get).
+func (s *Service) History(ctx context.Context, c Caller, id int64) ([]StatusChange, error) {
+	if _, err := s.Get(ctx, c, id); err != nil {
+		return nil, err
+	}
+	h, err := s.store.History(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("cannot get the history of order %d: %w", id, err)
+	}
+	return h, nil
+}
+
 // List returns the orders matching f that c may see: all of them with
 // ReadAny, a customer's own otherwise.
 func (s *Service) List(ctx context.Context, c Caller, f Filter) ([]Order, error) {

@@ -29,6 +29,9 @@ func (s *memStore) Create(_ context.Context, req orders.CreateRequest) (orders.O
 	return s.order, nil, s.commitErr
 }
 func (s *memStore) Get(context.Context, int64) (orders.Order, error) { return s.order, nil }
+func (s *memStore) History(context.Context, int64) ([]orders.StatusChange, error) {
+	return []orders.StatusChange{{Status: s.order.Status, Version: s.order.Version}}, nil
+}
 func (s *memStore) Each(_ context.Context, f orders.Filter, fn func(orders.Order) error) error {
 	s.listed = f
 	return fn(s.order)
@@ -153,6 +156,10 @@ func TestServiceRights(t *testing.T) {
 		_, err := s.Get(ctx, c, 1)
 		return err
 	}
+	history := func(ctx context.Context, s *orders.Service, c orders.Caller, _ *memStore) error {
+		_, err := s.History(ctx, c, 1)
+		return err
+	}
 	list := func(ctx context.Context, s *orders.Service, c orders.Caller, m *memStore) error {
 		_, err := s.List(ctx, c, orders.Filter{})
 		if err == nil && c.Customer && (m.listed.Owner == nil || *m.listed.Owner != c.Subject) {
@@ -179,22 +186,22 @@ func TestServiceRights(t *testing.T) {
 		owner  string            // owner of "create" when ok
 	}{
 		{caller: alice, name: "alice (owner)", owner: "alice", want: map[string]string{
-			"get": ok, "list": ok, "create": ok, "create for bob": forbidden, "cancel": ok, "ship": forbidden}},
+			"get": ok, "history": ok, "list": ok, "create": ok, "create for bob": forbidden, "cancel": ok, "ship": forbidden}},
 		{caller: bob, name: "bob (another customer)", owner: "bob", want: map[string]string{
-			"get": notFound, "list": ok, "create": ok, "create for bob": ok, "cancel": notFound, "ship": notFound}},
+			"get": notFound, "history": notFound, "list": ok, "create": ok, "create for bob": ok, "cancel": notFound, "ship": notFound}},
 		{caller: reader, name: "orders:read", want: map[string]string{
-			"get": ok, "list": ok, "create": forbidden, "create for bob": forbidden, "cancel": forbidden, "ship": forbidden}},
+			"get": ok, "history": ok, "list": ok, "create": forbidden, "create for bob": forbidden, "cancel": forbidden, "ship": forbidden}},
 		{caller: writer, name: "orders:write", owner: "shop", want: map[string]string{
-			"get": forbidden, "list": forbidden, "create": ok, "create for bob": ok, "cancel": forbidden, "ship": forbidden}},
+			"get": forbidden, "history": forbidden, "list": forbidden, "create": ok, "create for bob": ok, "cancel": forbidden, "ship": forbidden}},
 		{caller: manager, name: "orders:manage", want: map[string]string{
-			"get": forbidden, "list": forbidden, "create": forbidden, "create for bob": forbidden, "cancel": ok, "ship": ok}},
+			"get": forbidden, "history": forbidden, "list": forbidden, "create": forbidden, "create for bob": forbidden, "cancel": ok, "ship": ok}},
 		{caller: orders.Anyone, name: "auth off", owner: "", want: map[string]string{
-			"get": ok, "list": ok, "create": ok, "create for bob": ok, "cancel": ok, "ship": ok}},
+			"get": ok, "history": ok, "list": ok, "create": ok, "create for bob": ok, "cancel": ok, "ship": ok}},
 	}
 	forBob := valid
 	forBob.Owner = "bob"
 	actions := []action{
-		{name: "get", do: get}, {name: "list", do: list},
+		{name: "get", do: get}, {name: "history", do: history}, {name: "list", do: list},
 		{name: "create", do: create(valid)}, {name: "create for bob", do: create(forBob), wantOwner: "bob"},
 		{name: "cancel", do: update(orders.StatusCancelled)}, {name: "ship", do: update(orders.StatusShipped)},
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/order-tracking/platform/pkg/events"
@@ -44,7 +45,7 @@ const channel = "outbox"
 // row, which a concurrent change of the same order must wait for: the
 // events of one order get ids in commit order. db is a pool, or the
 // caller's transaction when the change needs more than one statement.
-func Enqueue(ctx context.Context, db Querier, w *Wakeup, change string, args []any, e events.Event, source string) (applied bool, err error) {
+func Enqueue(ctx context.Context, db Querier, w *Wakeup, c Change, e events.Event, source string) (applied bool, err error) {
 	key, value, headers, err := events.Encode(e, source)
 	if err != nil {
 		return false, fmt.Errorf("cannot encode event: %w", err)
@@ -57,10 +58,10 @@ func Enqueue(ctx context.Context, db Querier, w *Wakeup, change string, args []a
 	if tp := tracing.Traceparent(ctx); tp != "" {
 		traceparent = &tp
 	}
-	n := len(args)
+	n := len(c.Args)
 	local := w.local()
-	sql := statement(change, n, local)
-	all := append(args[:n:n], e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent)
+	sql := statement(c, n, local)
+	all := append(c.Args[:n:n], e.ID, e.Type, e.OrderID, e.Version, key, value, hdrs, traceparent)
 	var rows int
 	if err := db.QueryRow(ctx, sql, all...).Scan(&rows); err != nil {
 		return false, fmt.Errorf("cannot write change and outbox row: %w", err)
@@ -71,12 +72,26 @@ func Enqueue(ctx context.Context, db Querier, w *Wakeup, change string, args []a
 	return rows > 0, nil
 }
 
+// Change is an order change as Enqueue writes it.
+type Change struct {
+	// SQL is a data-modifying statement (INSERT ... or UPDATE ...
+	// RETURNING ...) with the parameters $1 to $len(Args); it applies when
+	// it returns a row.
+	SQL  string
+	Args []any
+	// Also are more data-modifying statements that read the change's
+	// output from the CTE "changed", such as the row of the order's status
+	// timeline; they run in the same statement, so they exist if and only
+	// if the change does.
+	Also []string
+}
+
 // statementKey names one of Enqueue's statements: the caller's change, how
 // many parameters it takes, and whether the statement notifies.
 type statementKey struct {
-	change string
-	params int
-	local  bool
+	change, also string
+	params       int
+	local        bool
 }
 
 // statements holds Enqueue's statements, built once each: the callers'
@@ -88,13 +103,27 @@ var statements sync.Map // statementKey -> string
 // change, then the outbox row from its output (parameters params+1 to
 // params+8), then, unless local, the NOTIFY; it answers how many rows the
 // change produced.
-func statement(change string, params int, local bool) string {
-	key := statementKey{change, params, local}
+func statement(c Change, params int, local bool) string {
+	// One statement in Also, the usual case, keys without building a
+	// string on the hot path.
+	also := ""
+	switch len(c.Also) {
+	case 0:
+	case 1:
+		also = c.Also[0]
+	default:
+		also = strings.Join(c.Also, "\x00")
+	}
+	key := statementKey{c.SQL, also, params, local}
 	if sql, ok := statements.Load(key); ok {
 		return sql.(string)
 	}
 	p := func(i int) string { return "$" + strconv.Itoa(params+i) }
-	sql := "WITH changed AS (" + change + `),
+	sql := "WITH changed AS (" + c.SQL + "),"
+	for i, also := range c.Also {
+		sql += " also" + strconv.Itoa(i) + " AS (" + also + "),"
+	}
+	sql += `
 		event AS (
 			INSERT INTO outbox (event_id, event_type, order_id, version, message_key, payload, headers, traceparent)
 			SELECT ` + p(1) + `, ` + p(2) + `, ` + p(3) + `, ` + p(4) + `, ` + p(5) + `, ` + p(6) + `, ` + p(7) + `, ` + p(8) + ` FROM changed

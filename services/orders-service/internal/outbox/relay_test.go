@@ -565,7 +565,7 @@ func (f *fixture) beginCreate(t *testing.T, name string) (tx pgx.Tx, o events.Or
 	e = events.NewOrderCreated(o, 1, o.UpdatedAt)
 	// The order row is written above, so the change Enqueue applies with
 	// the event is a no-op that always applies.
-	if applied, err := outbox.Enqueue(ctx, tx, nil, "SELECT 1", nil, e, "/orders-service-test"); err != nil || !applied {
+	if applied, err := outbox.Enqueue(ctx, tx, nil, outbox.Change{SQL: "SELECT 1"}, e, "/orders-service-test"); err != nil || !applied {
 		t.Fatalf("cannot enqueue the event of %s: applied %v, %v", name, applied, err)
 	}
 	if err := tx.QueryRow(ctx, "SELECT id FROM outbox WHERE event_id = $1", e.ID).Scan(&outboxID); err != nil {

@@ -123,13 +123,20 @@ func timestamp() time.Time {
 // passed by the database's clock (see deadlineOf).
 const insertOrder = `INSERT INTO orders (id, customer_name, item, quantity, status, version, created_at, updated_at, owner, tracking_code)
 	OVERRIDING SYSTEM VALUE SELECT $1, $2, $3, $4, $5, $6, $7, $7, NULLIF($8, ''), $9
-	WHERE $10::timestamptz IS NULL OR clock_timestamp() < $10 RETURNING id`
+	WHERE $10::timestamptz IS NULL OR clock_timestamp() < $10 RETURNING id, version, status, updated_at`
 
 // updateOrder writes a change only if the order is still at the version
 // it was read at ($3), and the request's deadline ($5) has not passed; it
 // returns no row when another change came first or the deadline passed.
 const updateOrder = `UPDATE orders SET status = $2, version = version + 1, updated_at = $4
-	WHERE id = $1 AND version = $3 AND ($5::timestamptz IS NULL OR clock_timestamp() < $5) RETURNING id`
+	WHERE id = $1 AND version = $3 AND ($5::timestamptz IS NULL OR clock_timestamp() < $5) RETURNING id, version, status, updated_at`
+
+// recordStatus writes the change's entry of the order's status timeline,
+// in the change's statement (outbox.Change.Also): the timeline is the
+// source of truth that tracking-service rebuilds its own from when Redis
+// has lost it.
+const recordStatus = `INSERT INTO order_status_history (order_id, version, status, at)
+	SELECT id, version, status, updated_at FROM changed`
 
 // deadlineOf is the deadline of ctx for the writes' guards, nil when it has
 // none. A write checks it against the database's clock as it executes, so
@@ -314,8 +321,9 @@ func (s *OrderStore) newOrder(ctx context.Context, n orders.NewOrder) (orders.Or
 
 // insert writes the new order o and its OrderCreatedEvent in one statement.
 func (s *OrderStore) insert(ctx context.Context, db outbox.Querier, w *outbox.Wakeup, o orders.Order) error {
-	if applied, err := outbox.Enqueue(ctx, db, w, insertOrder,
-		[]any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt, o.Owner, o.TrackingCode, deadlineOf(ctx)},
+	if applied, err := outbox.Enqueue(ctx, db, w, outbox.Change{SQL: insertOrder,
+		Args: []any{o.ID, o.CustomerName, o.Item, o.Quantity, o.Status, o.Version, o.CreatedAt, o.Owner, o.TrackingCode, deadlineOf(ctx)},
+		Also: []string{recordStatus}},
 		events.NewOrderCreated(snapshot(o), o.Version, o.UpdatedAt), s.source); err != nil {
 		return fmt.Errorf("cannot insert order: %w", err)
 	} else if !applied {
@@ -328,6 +336,28 @@ func (s *OrderStore) insert(ctx context.Context, db outbox.Querier, w *outbox.Wa
 func (s *OrderStore) Get(ctx context.Context, id int64) (orders.Order, error) {
 	o, err := scanOrder(s.pool.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", id))
 	return o, unavailable(err)
+}
+
+// History implements orders.Store.
+func (s *OrderStore) History(ctx context.Context, id int64) (_ []orders.StatusChange, err error) {
+	defer func() { err = unavailable(err) }()
+	rows, err := s.pool.Query(ctx, "SELECT status, at, version FROM order_status_history WHERE order_id = $1 ORDER BY version", id)
+	if err != nil {
+		return nil, fmt.Errorf("cannot query status history: %w", err)
+	}
+	h, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orders.StatusChange, error) {
+		var c orders.StatusChange
+		err := row.Scan(&c.Status, &c.At, &c.Version)
+		c.At = c.At.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read status history: %w", err)
+	}
+	if len(h) == 0 {
+		return nil, orders.ErrNotFound
+	}
+	return h, nil
 }
 
 // pageSize is how many orders Each reads per query when the filter has no
@@ -440,8 +470,9 @@ func (s *OrderStore) Update(ctx context.Context, id int64, change func(o *orders
 		}
 		o.Version = cur.Version + 1
 		o.UpdatedAt = timestamp()
-		applied, err := outbox.Enqueue(ctx, s.pool, s.wakeup, updateOrder,
-			[]any{id, o.Status, cur.Version, o.UpdatedAt, deadlineOf(ctx)},
+		applied, err := outbox.Enqueue(ctx, s.pool, s.wakeup, outbox.Change{SQL: updateOrder,
+			Args: []any{id, o.Status, cur.Version, o.UpdatedAt, deadlineOf(ctx)},
+			Also: []string{recordStatus}},
 			events.NewOrderUpdated(snapshot(o), string(cur.Status), o.Version, o.UpdatedAt), s.source)
 		if err != nil {
 			return orders.Order{}, fmt.Errorf("cannot update order: %w", err)

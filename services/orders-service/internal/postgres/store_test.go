@@ -352,6 +352,40 @@ func receiptOf(o orders.Order) orders.Receipt {
 		Body: fmt.Appendf(nil, "%d %s %d", o.ID, o.Status, o.Version)}
 }
 
+// TestIntegrationHistory: every change leaves its entry in the order's
+// timeline, written with the change; a change that did not happen leaves
+// none.
+func TestIntegrationHistory(t *testing.T) {
+	s, _ := newStore(t)
+	o := create(t, s, "alice", "book", 1)
+	confirmed, err := s.Update(t.Context(), o.ID, setStatus(orders.StatusConfirmed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := s.Update(t.Context(), o.ID, setStatus(orders.StatusShipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Refused by its own guard: the deadline has passed.
+	past, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := s.Update(past, o.ID, setStatus(orders.StatusDelivered)); err == nil {
+		t.Fatal("an update past its deadline succeeded")
+	}
+	h, err := s.History(t.Context(), o.ID)
+	want := []orders.StatusChange{
+		{Status: orders.StatusPending, At: o.UpdatedAt, Version: 1},
+		{Status: orders.StatusConfirmed, At: confirmed.UpdatedAt, Version: 2},
+		{Status: orders.StatusShipped, At: shipped.UpdatedAt, Version: 3},
+	}
+	if err != nil || !slices.Equal(h, want) {
+		t.Errorf("got %+v, %v, want %+v", h, err, want)
+	}
+	if _, err := s.History(t.Context(), 999999); !errors.Is(err, orders.ErrNotFound) {
+		t.Errorf("unknown order: got %v, want ErrNotFound", err)
+	}
+}
+
 // TestIntegrationEachPages: every order, over several pages, each once and
 // in id order.
 func TestIntegrationEachPages(t *testing.T) {
