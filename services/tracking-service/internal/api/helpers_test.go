@@ -65,6 +65,26 @@ func fakeOrdersService(t *testing.T, known ...tracking.Order) string {
 			_ = json.NewEncoder(w).Encode(map[string]any{"items": items})
 			return
 		}
+		if rest, ok := strings.CutSuffix(r.URL.Path, "/history"); ok {
+			id, _ := strconv.ParseInt(strings.TrimPrefix(rest, "/api/v1/orders/"), 10, 64)
+			for _, o := range known {
+				if o.ID == id {
+					// The whole timeline: every version, PENDING first.
+					h := []map[string]any{}
+					for v := int64(1); v <= o.Version; v++ {
+						status := "PENDING"
+						if v == o.Version {
+							status = o.Status
+						}
+						h = append(h, map[string]any{"status": status, "at": o.CreatedAt.Add(time.Duration(v) * time.Minute), "version": v})
+					}
+					_ = json.NewEncoder(w).Encode(h)
+					return
+				}
+			}
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
 		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/orders/"), 10, 64)
 		if id == 500 {
 			http.Error(w, "boom", http.StatusInternalServerError)

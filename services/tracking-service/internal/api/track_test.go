@@ -105,7 +105,10 @@ func TestIntegrationHistory(t *testing.T) {
 	}{
 		{"stored order", "/track/11/history", 200, `[{"status":"PENDING","at":"2025-03-01T12:01:00Z","version":1},` +
 			`{"status":"SHIPPED","at":"2025-03-01T12:02:00Z","version":2}]`},
-		{"expired order filled", "/track/77/history", 200, `[{"status":"DELIVERED","at":"2025-03-01T12:03:00Z","version":3}]`},
+		// Its whole timeline, from orders-service, not only the version
+		// the fill brought.
+		{"expired order filled", "/track/77/history", 200, `[{"status":"PENDING","at":"2025-03-01T12:01:00Z","version":1},` +
+			`{"status":"PENDING","at":"2025-03-01T12:02:00Z","version":2},{"status":"DELIVERED","at":"2025-03-01T12:03:00Z","version":3}]`},
 		{"unknown order", "/track/99/history", 404, ""},
 		{"bad id", "/track/x/history", 400, ""},
 	}

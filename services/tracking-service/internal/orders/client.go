@@ -97,6 +97,26 @@ func (c *Client) OrderByCode(ctx context.Context, code string) (tracking.Order, 
 	return o, err
 }
 
+// History implements tracking.Source with GET /api/v1/orders/{id}/history.
+func (c *Client) History(ctx context.Context, id int64) ([]tracking.StatusChange, error) {
+	var h []struct {
+		Status  string    `json:"status"`
+		At      time.Time `json:"at"`
+		Version int64     `json:"version"`
+	}
+	if err := c.get(ctx, c.base.JoinPath("api", "v1", "orders", strconv.FormatInt(id, 10), "history"), &h); err != nil {
+		return nil, err
+	}
+	out := make([]tracking.StatusChange, 0, len(h))
+	for _, e := range h {
+		if e.Version < 1 || e.Status == "" {
+			return nil, fmt.Errorf("%w: orders-service sent a history entry without version or status for order %d", tracking.ErrUnavailable, id)
+		}
+		out = append(out, tracking.StatusChange{Status: e.Status, At: e.At.UTC(), Version: e.Version})
+	}
+	return out, nil
+}
+
 // get reads u's JSON body into out: 404 is tracking.ErrNotFound, anything
 // but 200 wraps tracking.ErrUnavailable (a 401 or 403 too: the service's
 // own credentials are wrong, which no client of ours can fix).

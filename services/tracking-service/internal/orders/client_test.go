@@ -187,3 +187,43 @@ func TestOrderByCode(t *testing.T) {
 		})
 	}
 }
+
+func TestHistory(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		wantLen int
+		wantErr error
+	}{
+		{"timeline", http.StatusOK, `[{"status":"PENDING","at":"2025-03-01T12:00:00Z","version":1},{"status":"SHIPPED","at":"2025-03-01T13:00:00Z","version":2}]`, 2, nil},
+		{"unknown order", http.StatusNotFound, `{}`, 0, tracking.ErrNotFound},
+		{"an entry without a version", http.StatusOK, `[{"status":"PENDING","at":"2025-03-01T12:00:00Z"}]`, 0, tracking.ErrUnavailable},
+		{"down", http.StatusServiceUnavailable, `{}`, 0, tracking.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotPath string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotPath = r.URL.Path
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c, err := NewClient(srv.URL, time.Second, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := c.History(t.Context(), 11)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) || len(h) != tt.wantLen {
+				t.Fatalf("got %+v, %v, want %d entries, %v", h, err, tt.wantLen, tt.wantErr)
+			}
+			if gotPath != "/api/v1/orders/11/history" {
+				t.Errorf("got request to %s, want /api/v1/orders/11/history", gotPath)
+			}
+			if tt.wantLen == 2 && (h[1].Status != "SHIPPED" || h[1].Version != 2 || h[1].At.Location() != time.UTC) {
+				t.Errorf("got %+v, want SHIPPED at version 2, in UTC", h[1])
+			}
+		})
+	}
+}

@@ -294,6 +294,30 @@ func (s *Store) History(ctx context.Context, id int64) ([]tracking.StatusChange,
 	return out, nil
 }
 
+//go:embed history.lua
+var historySource string
+
+// historyScript adds missing timeline entries; see history.lua.
+var historyScript = goredis.NewScript(historySource)
+
+// AddHistory implements tracking.Store with one run of history.lua.
+func (s *Store) AddHistory(ctx context.Context, id int64, h []tracking.StatusChange) error {
+	if len(h) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(h))
+	for _, c := range h {
+		// A struct of strings, numbers and a time: it always marshals.
+		en, _ := json.Marshal(entry(c))
+		args = append(args, c.Version, en)
+	}
+	// Run loads the script when the server lacks it (EVALSHA, then EVAL).
+	if err := historyScript.Run(ctx, s.client, []string{s.stateKey(id), s.timelineKey(id)}, args...).Err(); err != nil {
+		return fmt.Errorf("%w: cannot add the history of order %d: %w", tracking.ErrUnavailable, id, err)
+	}
+	return nil
+}
+
 // IDByCode implements tracking.Store.
 func (s *Store) IDByCode(ctx context.Context, code string) (int64, error) {
 	id, err := s.client.Get(ctx, s.codeKey(code)).Int64()

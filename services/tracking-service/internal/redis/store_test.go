@@ -203,3 +203,33 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationAddHistory: entries the timeline lacks are added, those it
+// has are kept, and an order whose state is gone gets no timeline.
+func TestIntegrationAddHistory(t *testing.T) {
+	env := redistest.New(t, time.Hour)
+	if _, err := env.Store.Apply(t.Context(), order(5, 3, "SHIPPED")); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := []tracking.StatusChange{
+		order(5, 1, "PENDING").Change(), order(5, 2, "CONFIRMED").Change(),
+		{Status: "SOMETHING ELSE", At: t0, Version: 3}, // held already: kept as it is
+	}
+	if err := env.Store.AddHistory(t.Context(), 5, rebuilt); err != nil {
+		t.Fatal(err)
+	}
+	h, err := env.Store.History(t.Context(), 5)
+	want := []tracking.StatusChange{order(5, 1, "PENDING").Change(), order(5, 2, "CONFIRMED").Change(), order(5, 3, "SHIPPED").Change()}
+	if err != nil || !slices.Equal(h, want) {
+		t.Errorf("got %+v, %v, want %+v", h, err, want)
+	}
+	if ttl, err := env.Client.PTTL(t.Context(), env.Prefix+"order:{5}:timeline").Result(); err != nil || ttl <= 0 || ttl > time.Hour {
+		t.Errorf("got timeline TTL %s (%v), want the state's", ttl, err)
+	}
+	if err := env.Store.AddHistory(t.Context(), 6, rebuilt); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := env.Store.History(t.Context(), 6); err != nil || len(h) != 0 {
+		t.Errorf("order without state: got %+v, %v, want no timeline", h, err)
+	}
+}

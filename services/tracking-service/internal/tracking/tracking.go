@@ -107,6 +107,10 @@ type Store interface {
 	// IDByCode returns the id of the order with tracking code code, or
 	// ErrNotFound when the store does not know the code.
 	IDByCode(ctx context.Context, code string) (int64, error)
+	// AddHistory adds the entries of h that the order's timeline lacks
+	// (by version), keeping those it has; it does nothing for an order
+	// whose state the store does not hold.
+	AddHistory(ctx context.Context, id int64, h []StatusChange) error
 }
 
 // Source is where an order the store has forgotten is read again: the
@@ -118,6 +122,9 @@ type Source interface {
 	// OrderByCode returns the current state of the order with tracking
 	// code code, ErrNotFound, or an error wrapping ErrUnavailable.
 	OrderByCode(ctx context.Context, code string) (Order, error)
+	// History returns the order's whole status timeline, oldest first,
+	// ErrNotFound, or an error wrapping ErrUnavailable.
+	History(ctx context.Context, id int64) ([]StatusChange, error)
 }
 
 // Service answers tracking queries and applies order events.
@@ -157,18 +164,51 @@ func (s *Service) Get(ctx context.Context, id int64) (Order, error) {
 	return s.fill(ctx, id)
 }
 
-// History returns the order's timeline, oldest first. An order the store
-// does not hold is filled as in Get first; its timeline then starts at the
-// version orders-service reports, the earlier entries having expired.
+// History returns the order's timeline, oldest first. The store's
+// timeline is answered when it is whole: one entry per version up to the
+// order's. Otherwise (Redis lost it, or its entry expired and was filled
+// from orders-service) the missing entries are read from orders-service,
+// which keeps every order's timeline, and stored. If orders-service cannot
+// answer, what the store holds is answered rather than nothing, unless it
+// holds nothing.
 func (s *Service) History(ctx context.Context, id int64) ([]StatusChange, error) {
+	o, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	h, err := s.store.History(ctx, id)
-	if err != nil || len(h) > 0 {
+	if err != nil || whole(h, o.Version) {
 		return h, err
 	}
-	if _, err := s.Get(ctx, id); err != nil {
+	if err := s.refillHistory(ctx, id); err != nil {
+		if len(h) > 0 {
+			return h, nil
+		}
 		return nil, err
 	}
 	return s.store.History(ctx, id)
+}
+
+// whole reports whether h holds every version from 1 to version.
+func whole(h []StatusChange, version int64) bool {
+	if int64(len(h)) != version {
+		return false
+	}
+	for i, c := range h {
+		if c.Version != int64(i+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// refillHistory reads the order's timeline from the source into the store.
+func (s *Service) refillHistory(ctx context.Context, id int64) error {
+	h, err := s.source.History(ctx, id)
+	if err != nil {
+		return fmt.Errorf("cannot read the history of order %d from its source: %w", id, err)
+	}
+	return s.store.AddHistory(ctx, id, h)
 }
 
 // ByCode returns the id of the order whose tracking code is code, reading

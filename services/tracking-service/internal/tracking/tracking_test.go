@@ -1,14 +1,18 @@
 package tracking
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 )
 
 // memStore is a Store in memory, with the same version rule as Redis's.
 type memStore struct {
 	orders map[int64]Order
+	// timelines holds entries by order and version; nil until used.
+	timelines map[int64]map[int64]StatusChange
 	// onApply runs before each Apply, to stage a concurrent writer.
 	onApply func()
 }
@@ -17,11 +21,34 @@ func (m *memStore) Apply(_ context.Context, o Order) (bool, error) {
 	if m.onApply != nil {
 		m.onApply()
 	}
+	m.add(o.ID, o.Change())
 	if cur, ok := m.orders[o.ID]; ok && cur.Version >= o.Version {
 		return false, nil
 	}
 	m.orders[o.ID] = o
 	return true, nil
+}
+
+func (m *memStore) add(id int64, c StatusChange) {
+	if m.timelines == nil {
+		m.timelines = map[int64]map[int64]StatusChange{}
+	}
+	if m.timelines[id] == nil {
+		m.timelines[id] = map[int64]StatusChange{}
+	}
+	if _, ok := m.timelines[id][c.Version]; !ok {
+		m.timelines[id][c.Version] = c
+	}
+}
+
+func (m *memStore) AddHistory(_ context.Context, id int64, h []StatusChange) error {
+	if _, ok := m.orders[id]; !ok {
+		return nil
+	}
+	for _, c := range h {
+		m.add(id, c)
+	}
+	return nil
 }
 
 func (m *memStore) ApplyAll(ctx context.Context, os []Order) ([]bool, error) {
@@ -41,10 +68,12 @@ func (m *memStore) Get(_ context.Context, id int64) (Order, error) {
 }
 
 func (m *memStore) History(_ context.Context, id int64) ([]StatusChange, error) {
-	if o, ok := m.orders[id]; ok {
-		return []StatusChange{o.Change()}, nil
+	var h []StatusChange
+	for _, c := range m.timelines[id] {
+		h = append(h, c)
 	}
-	return nil, nil
+	slices.SortFunc(h, func(a, b StatusChange) int { return cmp.Compare(a.Version, b.Version) })
+	return h, nil
 }
 
 func (m *memStore) IDByCode(_ context.Context, code string) (int64, error) {
@@ -59,6 +88,31 @@ func (m *memStore) IDByCode(_ context.Context, code string) (int64, error) {
 type sourceFunc func(id int64) (Order, error)
 
 func (f sourceFunc) Order(_ context.Context, id int64) (Order, error) { return f(id) }
+
+// History is the timeline the source keeps: PENDING at version 1, the
+// order's status at its version, CONFIRMED in between.
+func (f sourceFunc) History(_ context.Context, id int64) ([]StatusChange, error) {
+	o, err := f(id)
+	if err != nil {
+		return nil, err
+	}
+	return sourceHistory(o), nil
+}
+
+func sourceHistory(o Order) []StatusChange {
+	h := make([]StatusChange, o.Version)
+	for v := int64(1); v <= o.Version; v++ {
+		status := "CONFIRMED"
+		switch v {
+		case 1:
+			status = "PENDING"
+		case o.Version:
+			status = o.Status
+		}
+		h[v-1] = StatusChange{Status: status, At: o.UpdatedAt, Version: v}
+	}
+	return h
+}
 
 // OrderByCode asks f for every id it might know; the tests' sources know
 // ids 1 to 9.
@@ -122,16 +176,51 @@ func TestGet(t *testing.T) {
 	}
 }
 
-func TestHistoryFillsAMiss(t *testing.T) {
-	v2 := Order{ID: 1, Status: "SHIPPED", Version: 2}
-	store := &memStore{orders: map[int64]Order{}}
-	svc := NewService(store, sourceFunc(func(int64) (Order, error) { return v2, nil }))
-	h, err := svc.History(t.Context(), 1)
-	if err != nil || len(h) != 1 || h[0] != v2.Change() {
-		t.Errorf("got %+v, %v, want the filled version's entry", h, err)
+func TestHistory(t *testing.T) {
+	v3 := Order{ID: 1, Status: "SHIPPED", Version: 3}
+	up := sourceFunc(func(id int64) (Order, error) {
+		if id == 1 {
+			return v3, nil
+		}
+		return Order{}, ErrNotFound
+	})
+	down := sourceFunc(func(int64) (Order, error) { return Order{}, ErrUnavailable })
+	tests := []struct {
+		name string
+		// stored is the state the store holds, timeline the versions of
+		// its timeline.
+		stored   *Order
+		timeline []int64
+		source   Source
+		want     []StatusChange
+		wantErr  error
+	}{
+		{name: "whole: the source is not asked", stored: &v3, timeline: []int64{1, 2, 3}, source: down, want: sourceHistory(v3)},
+		{name: "state and timeline gone: both refilled", source: up, want: sourceHistory(v3)},
+		{name: "timeline lost but the last entry", stored: &v3, timeline: []int64{3}, source: up, want: sourceHistory(v3)},
+		{name: "a gap", stored: &v3, timeline: []int64{1, 3}, source: up, want: sourceHistory(v3)},
+		{name: "a gap with the source down: what is held", stored: &v3, timeline: []int64{1, 3}, source: down,
+			want: []StatusChange{sourceHistory(v3)[0], sourceHistory(v3)[2]}},
+		{name: "unknown order", source: up, wantErr: ErrNotFound},
 	}
-	if _, err := NewService(store, sourceFunc(func(int64) (Order, error) { return Order{}, ErrNotFound })).History(t.Context(), 9); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown order: got %v, want ErrNotFound", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &memStore{orders: map[int64]Order{}}
+			if tc.stored != nil {
+				store.orders[tc.stored.ID] = *tc.stored
+				for _, v := range tc.timeline {
+					store.add(tc.stored.ID, sourceHistory(*tc.stored)[v-1])
+				}
+			}
+			id := int64(1)
+			if tc.wantErr != nil {
+				id = 9
+			}
+			h, err := NewService(store, tc.source).History(t.Context(), id)
+			if !errors.Is(err, tc.wantErr) || !slices.Equal(h, tc.want) {
+				t.Errorf("got %+v, %v, want %+v, %v", h, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }
 
