@@ -23,6 +23,9 @@ const (
 	outcomeDuplicate = "duplicate"
 	outcomeFailed    = "failed"
 	outcomeRejected  = "rejected"
+	// outcomeSuperseded is a notification not sent because a newer one of
+	// its order and channel was sent already.
+	outcomeSuperseded = "superseded"
 )
 
 // Notifier sends the notification each order event calls for, once.
@@ -43,12 +46,12 @@ func NewNotifier(cfg Config, deliveries DeliveryLog, sender Sender, logger *slog
 	}
 	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "notifications_sent_total",
-		Help: "Notifications handled, by channel and outcome (sent, duplicate, failed, rejected).",
+		Help: "Notifications handled, by channel and outcome (sent, duplicate, failed, rejected, superseded).",
 	}, []string{"channel", "outcome"})
 	// Every series starts at zero, so increase() sees the first failure
 	// (a series born at 1 hides it) and dashboards list them all.
 	for _, ch := range []Channel{ChannelEmail, ChannelSMS} {
-		for _, o := range []string{outcomeSent, outcomeDuplicate, outcomeFailed, outcomeRejected} {
+		for _, o := range []string{outcomeSent, outcomeDuplicate, outcomeFailed, outcomeRejected, outcomeSuperseded} {
 			sent.WithLabelValues(string(ch), o)
 		}
 	}
@@ -99,10 +102,16 @@ func (n *Notifier) HandleAll(ctxs []context.Context, es []events.Event) (done in
 	outcomes, derr := n.deliveries.DeliverAll(ctxs[of[0]], notes, func(j int) error { return n.send(ctxs[of[j]], notes[j]) })
 	for j, outcome := range outcomes {
 		note := notes[j]
-		if outcome == AlreadySent {
+		switch outcome {
+		case AlreadySent:
 			n.sent.WithLabelValues(string(note.Channel), outcomeDuplicate).Inc()
 			n.logger.InfoContext(ctxs[of[j]], "notification already sent, skipping redelivered event",
 				"event_id", note.EventID, "order_id", note.OrderID, "channel", note.Channel)
+			continue
+		case Superseded:
+			n.sent.WithLabelValues(string(note.Channel), outcomeSuperseded).Inc()
+			n.logger.InfoContext(ctxs[of[j]], "notification superseded by a newer one already sent, not sending it",
+				"event_id", note.EventID, "order_id", note.OrderID, "channel", note.Channel, "version", note.Version)
 			continue
 		}
 		n.sent.WithLabelValues(string(note.Channel), outcomeSent).Inc()
@@ -139,6 +148,7 @@ func (n *Notifier) notification(e events.Event) (note Notification, ok bool, err
 	note = Notification{
 		EventID: e.ID,
 		OrderID: e.OrderID,
+		Version: e.Version,
 		// See Notification.Recipient: the name is all the event says.
 		Recipient: e.Order.CustomerName,
 	}

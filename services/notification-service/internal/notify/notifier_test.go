@@ -115,10 +115,10 @@ func TestIntegrationNotifierSendsOnePerEvent(t *testing.T) {
 		want  []notify.Notification // EventID filled in from event
 	}{
 		{"created sends the original email", created(), []notify.Notification{
-			{OrderID: 7, Channel: notify.ChannelEmail, Recipient: "Alice", Text: "Hi Alice, your order for Laptop has been received."},
+			{OrderID: 7, Channel: notify.ChannelEmail, Recipient: "Alice", Text: "Hi Alice, your order for Laptop has been received.", Version: 1},
 		}},
 		{"updated sends the original sms", shipped(), []notify.Notification{
-			{OrderID: 7, Channel: notify.ChannelSMS, Recipient: "Alice", Text: "Order 7 status changed to SHIPPED"},
+			{OrderID: 7, Channel: notify.ChannelSMS, Recipient: "Alice", Text: "Order 7 status changed to SHIPPED", Version: 2},
 		}},
 		{"update without status change sends nothing", func() events.Event {
 			e := shipped()

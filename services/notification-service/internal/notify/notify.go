@@ -71,6 +71,9 @@ type Notification struct {
 	Recipient string `json:"recipient"`
 	// Text is the rendered message.
 	Text string `json:"text"`
+	// Version is the order's version the event reports; a notification
+	// older than the newest sent for its order and channel is not sent.
+	Version int64 `json:"version"`
 }
 
 // Sender hands a notification to whatever delivers it. Implementations
@@ -101,6 +104,9 @@ const (
 	StatusPending Status = "pending"
 	// StatusSent means the sender accepted the notification.
 	StatusSent Status = "sent"
+	// StatusSuperseded means it was never sent: when it came, a newer
+	// version of its order had been notified on its channel already.
+	StatusSuperseded Status = "superseded"
 )
 
 // Delivery is a notification as recorded in the delivery log.
@@ -121,6 +127,10 @@ const (
 	// AlreadySent means an earlier delivery of the same event and channel
 	// succeeded, so send was not called.
 	AlreadySent
+	// Superseded means a notification of a newer version of the order, on
+	// the same channel, was sent already, so send was not called: the
+	// customer must not learn of an older status after a newer one.
+	Superseded
 )
 
 // DeliveryLog records notifications so that each event is sent once.

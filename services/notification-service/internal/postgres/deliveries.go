@@ -135,19 +135,41 @@ func (l *DeliveryLog) DeliverAll(ctx context.Context, ns []notify.Notification, 
 		}
 	}
 	status := make(map[key]notify.Status, len(first))
+	// newest is, per order and channel, the newest version sent: a
+	// notification older than it is superseded, not sent.
+	type stream struct {
+		order   int64
+		channel notify.Channel
+	}
+	newest := map[stream]int64{}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue(`INSERT INTO notification_deliveries (event_id, channel, order_id, recipient, text)
-		 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+	b.Queue(`INSERT INTO notification_deliveries (event_id, channel, order_id, recipient, text, version)
+		 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
 		 ON CONFLICT (event_id, channel) DO UPDATE SET status = notification_deliveries.status
 		 RETURNING event_id::text, channel, status`,
-		claim.events, claim.channels, claim.orders, claim.recipients, claim.texts).Query(func(rows pgx.Rows) error {
+		claim.events, claim.channels, claim.orders, claim.recipients, claim.texts, claim.versions).Query(func(rows pgx.Rows) error {
 		var (
 			k key
 			s notify.Status
 		)
 		_, err := pgx.ForEachRow(rows, []any{&k.event, &k.channel, &s}, func() error {
 			status[k] = s
+			return nil
+		})
+		return err
+	})
+	// After the claims, under their row locks: a concurrent delivery of
+	// a newer version of the same order waits for them or is seen here.
+	b.Queue(`SELECT order_id, channel, max(version) FROM notification_deliveries
+		 WHERE order_id = ANY($1) AND status = 'sent' AND version IS NOT NULL GROUP BY order_id, channel`,
+		claim.orders).Query(func(rows pgx.Rows) error {
+		var (
+			st stream
+			v  int64
+		)
+		_, err := pgx.ForEachRow(rows, []any{&st.order, &st.channel, &v}, func() error {
+			newest[st] = v
 			return nil
 		})
 		return err
@@ -161,24 +183,33 @@ func (l *DeliveryLog) DeliverAll(ctx context.Context, ns []notify.Notification, 
 	// (the documented duplicate window).
 	outcomes := make([]notify.Outcome, 0, len(ns))
 	var (
-		sent    markArgs
-		sendErr error
+		sent       markArgs
+		superseded claimArgs
+		sendErr    error
 	)
 	for i, n := range ns {
 		k := keyOf(n)
-		if status[k] == notify.StatusSent || first[k] != i {
-			// Sent before, or by this very batch.
+		st := stream{n.OrderID, n.Channel}
+		switch {
+		case status[k] == notify.StatusSent || status[k] == notify.StatusSuperseded || first[k] != i:
+			// Sent (or passed over) before, or by this very batch.
 			outcomes = append(outcomes, notify.AlreadySent)
+			continue
+		case n.Version > 0 && n.Version < newest[st]:
+			status[k] = notify.StatusSuperseded
+			superseded.add(n)
+			outcomes = append(outcomes, notify.Superseded)
 			continue
 		}
 		if sendErr = send(i); sendErr != nil {
 			break
 		}
 		status[k] = notify.StatusSent
+		newest[st] = max(newest[st], n.Version)
 		sent.add(n, time.Now())
 		outcomes = append(outcomes, notify.Sent)
 	}
-	if len(sent.events) == 0 && sendErr == nil {
+	if len(sent.events) == 0 && len(superseded.events) == 0 && sendErr == nil {
 		// Step 2 only: the deferred rollback discards the no-op updates and
 		// releases the locks; nothing is committed.
 		return outcomes, nil
@@ -189,6 +220,14 @@ func (l *DeliveryLog) DeliverAll(ctx context.Context, ns []notify.Notification, 
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
 	b = &pgx.Batch{}
+	if len(superseded.events) > 0 {
+		// Kept, not dropped: a redelivery then finds them decided, and
+		// GET /notifications shows why they were not sent.
+		b.Queue(`UPDATE notification_deliveries d SET status = 'superseded'
+			 FROM unnest($1::uuid[], $2::text[]) AS u(event_id, channel)
+			 WHERE d.event_id = u.event_id AND d.channel = u.channel`,
+			superseded.events, superseded.channels)
+	}
 	if len(sent.events) > 0 {
 		b.Queue(`UPDATE notification_deliveries d
 			 SET status = 'sent', sent_at = u.sent_at, attempts = d.attempts + 1, last_error = NULL, recipient = u.recipient, text = u.text
@@ -239,10 +278,11 @@ func (l *DeliveryLog) DeliverAll(ctx context.Context, ns []notify.Notification, 
 // claimArgs are the claim statement's arrays, one element per row.
 type claimArgs struct {
 	events, channels, recipients, texts []string
-	orders                              []int64
+	orders, versions                    []int64
 }
 
 func (a *claimArgs) add(n notify.Notification) {
+	a.versions = append(a.versions, n.Version)
 	a.events = append(a.events, n.EventID)
 	a.channels = append(a.channels, string(n.Channel))
 	a.orders = append(a.orders, n.OrderID)
@@ -271,7 +311,7 @@ func (l *DeliveryLog) List(ctx context.Context, orderID int64) (_ []notify.Deliv
 		}
 	}()
 	rows, err := l.pool.Query(ctx,
-		`SELECT event_id::text, order_id, channel, recipient, text, status, sent_at
+		`SELECT event_id::text, order_id, channel, recipient, text, coalesce(version, 0), status, sent_at
 		 FROM notification_deliveries WHERE order_id = $1 ORDER BY id DESC`, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("cannot query deliveries: %w", err)
@@ -281,7 +321,7 @@ func (l *DeliveryLog) List(ctx context.Context, orderID int64) (_ []notify.Deliv
 	for rows.Next() {
 		var d notify.Delivery
 		var sentAt *time.Time
-		if err := rows.Scan(&d.EventID, &d.OrderID, &d.Channel, &d.Recipient, &d.Text, &d.Status, &sentAt); err != nil {
+		if err := rows.Scan(&d.EventID, &d.OrderID, &d.Channel, &d.Recipient, &d.Text, &d.Version, &d.Status, &sentAt); err != nil {
 			return nil, fmt.Errorf("cannot read delivery: %w", err)
 		}
 		if sentAt != nil {

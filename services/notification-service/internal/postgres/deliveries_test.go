@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -78,5 +79,68 @@ func TestIntegrationDeliverCrashAfterSendSendsOnceMore(t *testing.T) {
 	}
 	if sends != 2 {
 		t.Errorf("got %d sends, want 2 (one duplicate for the crash)", sends)
+	}
+}
+
+// TestIntegrationDeliverNothingOutOfDate: a notification of an order's
+// version older than the newest sent on its channel is not sent (a replayed
+// dead letter, say), is recorded as superseded, and stays so on
+// redelivery; another channel is counted apart.
+func TestIntegrationDeliverNothingOutOfDate(t *testing.T) {
+	log := postgres.NewDeliveryLog(postgrestest.NewPool(t))
+	at := func(v int64, ch notify.Channel) notify.Notification {
+		n := newNotification()
+		n.Version, n.Channel = v, ch
+		return n
+	}
+	v2, v3, v4, email1 := at(2, notify.ChannelSMS), at(3, notify.ChannelSMS), at(4, notify.ChannelSMS), at(1, notify.ChannelEmail)
+	var sent []int64
+	deliver := func(ns ...notify.Notification) []notify.Outcome {
+		t.Helper()
+		outcomes, err := log.DeliverAll(t.Context(), ns, func(i int) error {
+			sent = append(sent, ns[i].Version)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outcomes
+	}
+	steps := []struct {
+		name     string
+		batch    []notify.Notification
+		want     []notify.Outcome
+		wantSent []int64
+	}{
+		{"the newest first", []notify.Notification{v3}, []notify.Outcome{notify.Sent}, []int64{3}},
+		{"an older one later", []notify.Notification{v2}, []notify.Outcome{notify.Superseded}, nil},
+		{"the older one again", []notify.Notification{v2}, []notify.Outcome{notify.AlreadySent}, nil},
+		{"another channel, older version", []notify.Notification{email1}, []notify.Outcome{notify.Sent}, []int64{1}},
+		{"out of order within a batch", []notify.Notification{at(6, notify.ChannelSMS), at(5, notify.ChannelSMS)},
+			[]notify.Outcome{notify.Sent, notify.Superseded}, []int64{6}},
+		{"older than the batch's newest", []notify.Notification{v4}, []notify.Outcome{notify.Superseded}, nil},
+	}
+	for _, s := range steps {
+		sent = nil
+		got := deliver(s.batch...)
+		if !slices.Equal(got, s.want) || !slices.Equal(sent, s.wantSent) {
+			t.Errorf("%s: got outcomes %v sending %v, want %v sending %v", s.name, got, sent, s.want, s.wantSent)
+		}
+	}
+	list, err := log.List(t.Context(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	superseded := 0
+	for _, d := range list {
+		if d.Status == notify.StatusSuperseded {
+			superseded++
+			if d.SentAt != nil {
+				t.Errorf("superseded %+v has a send time", d)
+			}
+		}
+	}
+	if superseded != 3 {
+		t.Errorf("got %d superseded rows in %+v, want 3", superseded, list)
 	}
 }
