@@ -7,10 +7,17 @@
 -- ARGV[3]  the state's timeline entry as JSON
 -- ARGV[4]  time to live of both keys, in milliseconds
 -- ARGV[5]  pub/sub channel announcing the order's changes
+-- ARGV[6]  '1': store nothing for an order whose state is gone, unless
+--          this is its first version (an event is then not trusted
+--          alone: it may be a replayed old one)
 --
--- Returns 1 when the state replaced the stored one, 0 when it was not newer.
+-- Returns 1 when the state replaced the stored one, 0 when it was not
+-- newer, 2 when it was not stored because the order is unknown (ARGV[6]).
 local version = tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if current == nil and ARGV[6] == '1' and version > 1 then
+  return 2
+end
 
 local applied = 0
 if current == nil or version > current then

@@ -198,11 +198,11 @@ type entry struct {
 
 // Apply implements tracking.Store: ApplyAll of o alone.
 func (s *Store) Apply(ctx context.Context, o tracking.Order) (bool, error) {
-	applied, err := s.ApplyAll(ctx, []tracking.Order{o})
+	results, err := s.ApplyAll(ctx, []tracking.Order{o}, false)
 	if err != nil {
 		return false, err
 	}
-	return applied[0], nil
+	return results[0] == tracking.Applied, nil
 }
 
 // ApplyAll implements tracking.Store with one pipeline of apply.lua runs:
@@ -210,14 +210,14 @@ func (s *Store) Apply(ctx context.Context, o tracking.Order) (bool, error) {
 // in Apply; a run that fails does not stop the ones after it, which is
 // why only the results up to the first failure are reported: those after
 // it are applied again later, and applying a state twice changes nothing.
-func (s *Store) ApplyAll(ctx context.Context, os []tracking.Order) ([]bool, error) {
+func (s *Store) ApplyAll(ctx context.Context, os []tracking.Order, knownOnly bool) ([]tracking.Result, error) {
 	cmds := make([]*goredis.Cmd, len(os))
 	run := func() {
 		// The pipeline's own error is that of its first failed command,
 		// which the loop below finds with its index.
 		_, _ = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, o := range os {
-				keys, args := s.applyArgs(o)
+				keys, args := s.applyArgs(o, knownOnly)
 				cmds[i] = applyScript.EvalSha(ctx, p, keys, args...)
 				if o.TrackingCode != "" {
 					p.Set(ctx, s.codeKey(o.TrackingCode), o.ID, s.ttl)
@@ -235,26 +235,44 @@ func (s *Store) ApplyAll(ctx context.Context, os []tracking.Order) ([]bool, erro
 		}
 		run()
 	}
-	applied := make([]bool, 0, len(os))
+	results := make([]tracking.Result, 0, len(os))
 	for i, cmd := range cmds {
 		n, err := cmd.Int()
 		if err != nil {
-			return applied, applyError(os[i], err)
+			return results, applyError(os[i], err)
 		}
-		applied = append(applied, n == 1)
+		results = append(results, resultOf(n))
 	}
-	return applied, nil
+	return results, nil
 }
 
 // applyArgs are apply.lua's keys and arguments for o.
-func (s *Store) applyArgs(o tracking.Order) ([]string, []any) {
+func (s *Store) applyArgs(o tracking.Order, knownOnly bool) ([]string, []any) {
 	// Both marshal calls take plain structs of strings, numbers and times,
 	// which cannot fail.
 	st, _ := json.Marshal(state(o))
 	c := o.Change()
 	en, _ := json.Marshal(entry{Status: c.Status, At: c.At, Version: c.Version})
 	return []string{s.stateKey(o.ID), s.timelineKey(o.ID)},
-		[]any{o.Version, st, en, s.ttl.Milliseconds(), s.channel(o.ID)}
+		[]any{o.Version, st, en, s.ttl.Milliseconds(), s.channel(o.ID), knownOnlyArg(knownOnly)}
+}
+
+// resultOf is apply.lua's answer as a tracking.Result.
+func resultOf(n int) tracking.Result {
+	switch n {
+	case 1:
+		return tracking.Applied
+	case 2:
+		return tracking.Unknown
+	}
+	return tracking.Stale
+}
+
+func knownOnlyArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 func applyError(o tracking.Order, err error) error {

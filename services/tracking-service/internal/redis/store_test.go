@@ -58,9 +58,11 @@ func testApply(t *testing.T, apply []tracking.Order, all bool, wantApplied []boo
 	var applied []bool
 	if all {
 		var err error
-		if applied, err = env.Store.ApplyAll(t.Context(), apply); err != nil {
+		var results []tracking.Result
+		if results, err = env.Store.ApplyAll(t.Context(), apply, false); err != nil {
 			t.Fatalf("ApplyAll: %v", err)
 		}
+		applied = appliedOf(results)
 	} else {
 		for i, o := range apply {
 			a, err := env.Store.Apply(t.Context(), o)
@@ -96,18 +98,48 @@ func testApply(t *testing.T, apply []tracking.Order, all bool, wantApplied []boo
 	}
 }
 
+// appliedOf is whether each result changed the stored state.
+func appliedOf(results []tracking.Result) []bool {
+	out := make([]bool, len(results))
+	for i, r := range results {
+		out[i] = r == tracking.Applied
+	}
+	return out
+}
+
+// TestIntegrationApplyKnownOnly: with knownOnly, a state of an order whose
+// keys are gone is not stored unless it is the order's first version.
+func TestIntegrationApplyKnownOnly(t *testing.T) {
+	env := redistest.New(t, time.Hour)
+	results, err := env.Store.ApplyAll(t.Context(), []tracking.Order{
+		order(8, 3, "SHIPPED"), // forgotten order: not stored
+		order(9, 1, "PENDING"), // a creation
+		order(9, 2, "CONFIRMED"),
+	}, true)
+	want := []tracking.Result{tracking.Unknown, tracking.Applied, tracking.Applied}
+	if err != nil || !slices.Equal(results, want) {
+		t.Fatalf("got %v, %v, want %v", results, err, want)
+	}
+	if _, err := env.Store.Get(t.Context(), 8); !errors.Is(err, tracking.ErrNotFound) {
+		t.Errorf("order 8: got %v, want nothing stored", err)
+	}
+	if h, _ := env.Store.History(t.Context(), 8); len(h) != 0 {
+		t.Errorf("order 8: got timeline %+v, want none", h)
+	}
+}
+
 // TestIntegrationApplyAllAfterScriptFlush plays a Redis that restarted
 // and lost its script cache between two batches.
 func TestIntegrationApplyAllAfterScriptFlush(t *testing.T) {
 	env := redistest.New(t, time.Hour)
-	if _, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(3, 1, "PENDING")}); err != nil {
+	if _, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(3, 1, "PENDING")}, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.Client.ScriptFlush(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(3, 2, "SHIPPED"), order(3, 3, "DELIVERED")})
-	if err != nil || !slices.Equal(applied, []bool{true, true}) {
+	results, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(3, 2, "SHIPPED"), order(3, 3, "DELIVERED")}, false)
+	if applied := appliedOf(results); err != nil || !slices.Equal(applied, []bool{true, true}) {
 		t.Fatalf("ApplyAll after SCRIPT FLUSH: got %v, %v, want [true true], nil", applied, err)
 	}
 	if got, err := env.Store.Get(t.Context(), 3); err != nil || got.Version != 3 {
@@ -138,7 +170,7 @@ func TestIntegrationIDByCode(t *testing.T) {
 	env := redistest.New(t, 0)
 	noCode := order(8, 1, "PENDING")
 	noCode.TrackingCode = ""
-	if _, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(7, 1, "PENDING"), noCode}); err != nil {
+	if _, err := env.Store.ApplyAll(t.Context(), []tracking.Order{order(7, 1, "PENDING"), noCode}, false); err != nil {
 		t.Fatal(err)
 	}
 	if id, err := env.Store.IDByCode(t.Context(), order(7, 1, "").TrackingCode); err != nil || id != 7 {
@@ -188,7 +220,7 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 	for name, call := range map[string]func() error{
 		"Apply": func() error { _, err := s.Apply(t.Context(), order(1, 1, "PENDING")); return err },
 		"ApplyAll": func() error {
-			applied, err := s.ApplyAll(t.Context(), []tracking.Order{order(1, 1, "PENDING"), order(2, 1, "PENDING")})
+			applied, err := s.ApplyAll(t.Context(), []tracking.Order{order(1, 1, "PENDING"), order(2, 1, "PENDING")}, false)
 			if len(applied) != 0 {
 				t.Errorf("ApplyAll with Redis down: got %v applied, want none", applied)
 			}

@@ -86,6 +86,19 @@ var ErrNotFound = errors.New("order not found")
 // for an order that exists would be a lie.
 var ErrUnavailable = errors.New("dependency unavailable")
 
+// Result is what applying one state did.
+type Result int
+
+const (
+	// Stale means the store held the same or a newer version already.
+	Stale Result = iota
+	// Applied means the state replaced the stored one.
+	Applied
+	// Unknown means nothing was stored: the store does not hold the order
+	// (see Store.ApplyAll's knownOnly).
+	Unknown
+)
+
 // Store keeps the latest state and the timeline of each order.
 type Store interface {
 	// Apply stores o as the order's latest state if o.Version is newer than
@@ -95,10 +108,12 @@ type Store interface {
 	// therefore never moves an order backwards.
 	Apply(ctx context.Context, o Order) (applied bool, err error)
 	// ApplyAll applies each of os as Apply does, in order, in as few round
-	// trips as the store can. It returns the results of those applied
-	// before the first failure, if any, and the error of that failure;
-	// the ones after it may or may not have been applied.
-	ApplyAll(ctx context.Context, os []Order) (applied []bool, err error)
+	// trips as the store can. With knownOnly, a state of an order the
+	// store does not hold is not stored (Unknown) unless it is the order's
+	// first version. It returns the results of those applied before the
+	// first failure, if any, and the error of that failure; the ones after
+	// it may or may not have been applied.
+	ApplyAll(ctx context.Context, os []Order, knownOnly bool) ([]Result, error)
 	// Get returns the order's latest state, or ErrNotFound.
 	Get(ctx context.Context, id int64) (Order, error)
 	// History returns the order's timeline, oldest first; empty when the
@@ -144,13 +159,53 @@ func (s *Service) Apply(ctx context.Context, e events.Event) (applied bool, err 
 	return s.store.Apply(ctx, FromEvent(e))
 }
 
-// ApplyAll records the states es report, in order; see Store.ApplyAll.
+// ApplyAll records the states es report, in order (see Store.ApplyAll),
+// and reports for each whether it changed the stored state.
+//
+// An event of an order the store no longer holds (its entry expired, or
+// Redis lost its data) is not stored on its own word unless it is the
+// order's creation: a replayed dead letter or an old redelivery would
+// otherwise bring back a status the order left long ago, for a whole TTL.
+// The order's current state is read from the source instead and stored,
+// and the event counts as applied only if it is that state. An event
+// newer than what the source knows is not trusted either: the source's
+// state is stored, not the event's.
 func (s *Service) ApplyAll(ctx context.Context, es []events.Event) (applied []bool, err error) {
 	os := make([]Order, len(es))
 	for i, e := range es {
 		os[i] = FromEvent(e)
 	}
-	return s.store.ApplyAll(ctx, os)
+	results, err := s.store.ApplyAll(ctx, os, true)
+	applied = make([]bool, 0, len(results))
+	for i, r := range results {
+		if r == Unknown {
+			if r, err = s.resolve(ctx, os[i]); err != nil {
+				return applied, err
+			}
+		}
+		applied = append(applied, r == Applied)
+	}
+	return applied, err
+}
+
+// resolve stores, for the state o of an order the store does not hold,
+// the order's current state from the source, and says whether that is o.
+func (s *Service) resolve(ctx context.Context, o Order) (Result, error) {
+	cur, err := s.source.Order(ctx, o.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// orders-service has never heard of it: nothing to trust.
+		return Stale, nil
+	case err != nil:
+		return Stale, fmt.Errorf("cannot check order %d against its source: %w", o.ID, err)
+	}
+	if _, err := s.keep(ctx, cur); err != nil {
+		return Stale, err
+	}
+	if cur.Version == o.Version {
+		return Applied, nil
+	}
+	return Stale, nil
 }
 
 // Get returns the order's latest state. An order the store does not hold,

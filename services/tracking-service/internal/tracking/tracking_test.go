@@ -6,6 +6,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/order-tracking/platform/pkg/events"
 )
 
 // memStore is a Store in memory, with the same version rule as Redis's.
@@ -51,12 +54,18 @@ func (m *memStore) AddHistory(_ context.Context, id int64, h []StatusChange) err
 	return nil
 }
 
-func (m *memStore) ApplyAll(ctx context.Context, os []Order) ([]bool, error) {
-	applied := make([]bool, len(os))
+func (m *memStore) ApplyAll(ctx context.Context, os []Order, knownOnly bool) ([]Result, error) {
+	results := make([]Result, len(os))
 	for i, o := range os {
-		applied[i], _ = m.Apply(ctx, o)
+		if _, known := m.orders[o.ID]; knownOnly && !known && o.Version > 1 {
+			results[i] = Unknown
+			continue
+		}
+		if applied, _ := m.Apply(ctx, o); applied {
+			results[i] = Applied
+		}
 	}
-	return applied, nil
+	return results, nil
 }
 
 func (m *memStore) Get(_ context.Context, id int64) (Order, error) {
@@ -270,6 +279,56 @@ func TestByCode(t *testing.T) {
 				if got, err := store.IDByCode(t.Context(), tc.code); err != nil || got != tc.wantID {
 					t.Errorf("store after: got %d, %v, want the order kept (%d)", got, err, tc.wantID)
 				}
+			}
+		})
+	}
+}
+
+// TestApplyAllTrustsNoEventOfAForgottenOrder: an event of an order the
+// store no longer holds is checked against the source; a creation is not.
+func TestApplyAllTrustsNoEventOfAForgottenOrder(t *testing.T) {
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	event := func(id, v int64, status string) events.Event {
+		o := events.Order{ID: id, Status: status, CreatedAt: at, UpdatedAt: at.Add(time.Duration(v) * time.Minute)}
+		if v == 1 {
+			return events.NewOrderCreated(o, v, o.UpdatedAt)
+		}
+		return events.NewOrderUpdated(o, "PENDING", v, o.UpdatedAt)
+	}
+	current := Order{ID: 1, Status: "DELIVERED", Version: 5, UpdatedAt: at.Add(5 * time.Minute)}
+	source := sourceFunc(func(id int64) (Order, error) {
+		if id == 1 {
+			return current, nil
+		}
+		return Order{}, ErrNotFound
+	})
+	down := sourceFunc(func(int64) (Order, error) { return Order{}, ErrUnavailable })
+	tests := []struct {
+		name        string
+		event       events.Event
+		source      Source
+		wantApplied bool
+		wantErr     error
+		wantStored  *Order // the state stored for the event's order after
+	}{
+		{name: "an old update is not resurrected", event: event(1, 3, "SHIPPED"), source: source, wantStored: &current},
+		{name: "the current version is applied", event: event(1, 5, "DELIVERED"), source: source, wantApplied: true, wantStored: &current},
+		{name: "a version past the source's is not trusted", event: event(1, 9, "CANCELLED"), source: source, wantStored: &current},
+		{name: "an order the source does not know", event: event(2, 4, "SHIPPED"), source: source},
+		{name: "a creation needs no check", event: event(3, 1, "PENDING"), source: down, wantApplied: true,
+			wantStored: &Order{ID: 3, Status: "PENDING", Version: 1, CreatedAt: at, UpdatedAt: at.Add(time.Minute)}},
+		{name: "source down: retried later", event: event(1, 3, "SHIPPED"), source: down, wantErr: ErrUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &memStore{orders: map[int64]Order{}}
+			applied, err := NewService(store, tc.source).ApplyAll(t.Context(), []events.Event{tc.event})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && (len(applied) != 1 || applied[0] != tc.wantApplied)) {
+				t.Fatalf("got %v, %v, want applied %v, %v", applied, err, tc.wantApplied, tc.wantErr)
+			}
+			stored, ok := store.orders[tc.event.OrderID]
+			if tc.wantStored == nil && ok || tc.wantStored != nil && stored != *tc.wantStored {
+				t.Errorf("got stored %+v (present %v), want %+v", stored, ok, tc.wantStored)
 			}
 		})
 	}
