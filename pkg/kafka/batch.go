@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 	"runtime/debug"
 	"time"
 
@@ -111,7 +110,7 @@ func (c *Consumer) runBatch(ctxs []context.Context, ms []Message) (done int, err
 	defer func() {
 		if r := recover(); r != nil {
 			c.logger.Error("kafka batch handler panicked", "messages", len(ms), "panic", r, "stack", string(debug.Stack()))
-			done, err = 0, fmt.Errorf("batch handler panicked: %v", r)
+			done, err = 0, &panicError{value: r}
 		}
 	}()
 	return c.batch(ctxs, ms)

@@ -20,9 +20,8 @@ import (
 )
 
 // Timings of the consumer loop. They are constants rather than settings
-// because they only trade CPU for reaction time; RetryBudget is the one
-// knob that changes behaviour. Those of the hold, the backoff, the
-// dead-lettering and the lag gauges stand beside their code.
+// because they only trade CPU for reaction time. Those of the hold, the
+// backoff, the dead-lettering and the lag gauges stand beside their code.
 const (
 	// pollTimeout bounds each Poll, and so how long a cancelled context, a
 	// gate check during a hold or a lag refresh waits.
@@ -247,7 +246,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.kc.Subscribe(c.cfg.Topic, c.rebalance); err != nil {
 		return errors.Join(fmt.Errorf("cannot subscribe to %s: %w", c.cfg.Topic, err), c.stop())
 	}
-	c.logger.Info("kafka consumer started", "dead_letter_topic", c.cfg.DeadLetterTopic, "retry_budget", c.cfg.RetryBudget)
+	c.logger.Info("kafka consumer started", "dead_letter_topic", c.cfg.DeadLetterTopic)
 	for ctx.Err() == nil && c.fatal == nil {
 		if c.batch != nil {
 			c.handleBatch(ctx, c.gather(maxBatch))
@@ -415,25 +414,19 @@ func (c *Consumer) process(ctx context.Context, t taken, m Message, first *attem
 	// ctx with the span in it: it still ends with the consumer, and the
 	// dead-letter publish made under it is a child of the span.
 	sctx := trace.ContextWithSpan(ctx, span)
-	budget := c.cfg.RetryBudget
 	var (
 		attempts int
-		err      error         // of the last attempt
-		spent    time.Duration // of the budget when err came back
-		start    time.Time     // of the first attempt
-		excused  time.Duration // since start, not charged to the budget (rule 3 of decide)
+		panics   int   // attempts in a row that panicked
+		err      error // of the last attempt
 	)
 	for {
 		if attempts > 0 {
 			c.metrics.retried.WithLabelValues(c.cfg.Topic).Inc()
-		} else {
-			start = time.Now()
 		}
 		attempts++
 		// The handler is called without asking the gate first: on the happy
 		// path the gate costs nothing. It is asked only below, once an
 		// attempt failed.
-		attemptStart := time.Now()
 		if attempts == 1 && first != nil {
 			err = first.err
 		} else {
@@ -445,58 +438,70 @@ func (c *Consumer) process(ctx context.Context, t taken, m Message, first *attem
 			return
 		}
 		span.RecordError(err, trace.WithAttributes(attribute.Int("attempt", attempts)))
-		spent = time.Since(start) - excused
+		if errors.As(err, new(*panicError)) {
+			panics++
+		} else {
+			panics = 0
+		}
 		// A Permanent error dead-letters whatever the gate says, so the
 		// gate is asked about transient errors only.
 		var gerr error
 		if c.gate != nil && !IsPermanent(err) {
 			gerr = c.checkGate(ctx)
 		}
-		d := decide(err, attempts, spent, gerr == nil, budget)
-		if d.reason == reasonPermanent {
+		d := decide(err, attempts, panics, gerr == nil)
+		if d.action == deadLetter {
 			c.metrics.failed.WithLabelValues(c.cfg.Topic, "permanent").Inc()
-			log.WarnContext(hctx, "kafka message cannot be handled, dead-lettering it", "error", err, "attempt", attempts)
-			span.SetStatus(codes.Error, "dead-lettered ("+reasonPermanent+"): "+err.Error())
-			c.deadLetter(sctx, t, m, err, attempts, reasonPermanent, log)
+			log.WarnContext(hctx, "kafka message cannot be handled, dead-lettering it", "error", err, "attempt", attempts, "reason", d.reason)
+			span.SetStatus(codes.Error, "dead-lettered ("+d.reason+"): "+err.Error())
+			c.deadLetter(sctx, t, m, err, attempts, d.reason, log)
 			return
 		}
 		c.metrics.failed.WithLabelValues(c.cfg.Topic, "transient").Inc()
 		// Stopping is not the policy's business: a message whose last error
-		// was transient is left for redelivery, budget spent or not.
+		// was transient is left for redelivery.
 		if ctx.Err() != nil {
 			log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "error", err, "attempt", attempts)
 			span.AddEvent("left for redelivery")
 			return
 		}
-		switch d.action {
-		case hold:
-			// The dependency is down: the failure is put down to it, not to
-			// the message. The attempt, the gate call and the hold are not
-			// charged to the budget, and the message is retried at once
-			// when the gate passes again.
-			log.InfoContext(hctx, "kafka handler failed and its dependency is down", "error", err, "attempt", attempts)
+		if d.action == hold {
+			// The dependency is down: the message is retried at once when
+			// the gate passes again.
+			c.logRetry(hctx, log, "kafka handler failed and its dependency is down", err, attempts)
 			span.AddEvent("held for the gate")
 			if !c.holdForGate(ctx, log, gerr) {
 				return
 			}
-			excused += time.Since(attemptStart)
-		case deadLetter:
-			log.WarnContext(hctx, "kafka message retry budget exhausted, dead-lettering it", "error", err, "attempt", attempts, "spent", spent)
-			span.SetStatus(codes.Error, "dead-lettered ("+reasonExhausted+"): "+err.Error())
-			c.deadLetter(sctx, t, m, err, attempts, reasonExhausted, log)
+			continue
+		}
+		c.logRetry(hctx, log, "kafka handler failed, retrying", err, attempts, "retry_in", d.backoff)
+		// Held, not slept: the wait may repeat for as long as the
+		// dependency refuses, far beyond max.poll.interval.ms, so the
+		// partitions are paused and the loop keeps polling, and the group
+		// keeps this member.
+		until := time.Now().Add(d.backoff)
+		if !c.hold(ctx, func() bool { return !time.Now().Before(until) }) {
+			log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "attempt", attempts)
+			span.AddEvent("left for redelivery")
 			return
-		default:
-			log.InfoContext(hctx, "kafka handler failed, retrying", "error", err, "attempt", attempts, "retry_in", d.backoff)
-			// No polling while waiting: the whole budget is far below
-			// max.poll.interval.ms, so the group keeps this member, and a
-			// rebalance waits for it at most about the budget.
-			if !sleep(ctx, d.backoff) {
-				log.InfoContext(hctx, "kafka consumer stopping, message left for redelivery", "attempt", attempts)
-				span.AddEvent("left for redelivery")
-				return
-			}
 		}
 	}
+}
+
+// logRetry logs a failed attempt that will be retried: the first few of a
+// message each, then one line per repeatInterval with how many were held
+// back, since a dependency that refuses for an hour fails an attempt every
+// few seconds all along.
+func (c *Consumer) logRetry(ctx context.Context, log *slog.Logger, msg string, err error, attempts int, attrs ...any) {
+	if attempts > 3 {
+		ok, suppressed := c.every.Allow(msg)
+		if !ok {
+			return
+		}
+		attrs = append(attrs, "repeated", suppressed)
+	}
+	log.InfoContext(ctx, msg, append([]any{"error", err, "attempt", attempts}, attrs...)...)
 }
 
 // call runs the handler, turning a panic into a (transient) error: a
@@ -507,13 +512,18 @@ func (c *Consumer) call(ctx context.Context, m Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.logger.ErrorContext(ctx, "kafka handler panicked", "partition", m.Partition, "offset", m.Offset, "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("handler panicked: %v", r)
+			err = &panicError{value: r}
 		}
 	}()
 	t := time.Now()
 	defer func() { c.metrics.duration.WithLabelValues(c.cfg.Topic).Observe(time.Since(t).Seconds()) }()
 	return c.handler(ctx, m)
 }
+
+// panicError is a handler's panic, recovered: decide counts them.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }
 
 // store stores t's offset for the next commit. Callers call it only once
 // t is done with (handled, or its dead-letter copy acknowledged): storing

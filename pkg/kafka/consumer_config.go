@@ -3,14 +3,9 @@ package kafka
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/order-tracking/platform/pkg/events"
 )
-
-// maxRetryBudget keeps RetryBudget well below maxPollInterval, leaving
-// room for the last attempt and the dead-letter publish.
-const maxRetryBudget = 2 * time.Minute
 
 // ConsumerConfig configures a Consumer.
 type ConsumerConfig struct {
@@ -26,12 +21,6 @@ type ConsumerConfig struct {
 	// DeadLetterTopic receives the records that could not be handled, with
 	// dlt.* headers saying why. Empty means Topic + ".dlt".
 	DeadLetterTopic string `env:"KAFKA_DLT_TOPIC"`
-	// RetryBudget is the longest one message may spend being retried after
-	// transient errors before it is dead-lettered, so that a poison message
-	// blocks its partition for at most this long. A failed attempt after
-	// which the gate failed, and the pause that follows it, do not count.
-	// At most 2m, far below max.poll.interval.ms.
-	RetryBudget time.Duration `env:"KAFKA_RETRY_BUDGET"`
 	// Extra is passed to librdkafka as is, for settings this struct lacks.
 	// Connection settings among them (security.*, sasl.*, ssl.*, socket.*,
 	// client.*) also apply to the dead-letter producer. Keys the delivery
@@ -64,9 +53,6 @@ func (c *ConsumerConfig) SetDefaults() {
 	if c.Topic == "" {
 		c.Topic = events.Topic
 	}
-	if c.RetryBudget == 0 {
-		c.RetryBudget = 10 * time.Second
-	}
 }
 
 // complete is SetDefaults plus the dead-letter topic, which derives from
@@ -89,9 +75,6 @@ func (c ConsumerConfig) Validate() error {
 	}
 	if c.DeadLetterTopic == c.Topic {
 		problems = append(problems, fmt.Sprintf("KAFKA_DLT_TOPIC must differ from KAFKA_TOPIC, both are %q", c.Topic))
-	}
-	if c.RetryBudget < 0 || c.RetryBudget > maxRetryBudget {
-		problems = append(problems, fmt.Sprintf("KAFKA_RETRY_BUDGET must be between 0 (default) and %s, got %s", maxRetryBudget, c.RetryBudget))
 	}
 	for _, k := range reservedConsumerKeys {
 		if _, ok := c.Extra[k]; ok {

@@ -3,7 +3,6 @@ package kafka_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/kafka"
@@ -16,24 +15,20 @@ func TestConsumerConfigValidate(t *testing.T) {
 		wantErr []string // substrings; nil means valid
 	}{
 		{name: "group only, defaults for the rest", cfg: kafka.ConsumerConfig{GroupID: "tracking-service"}},
-		{name: "full", cfg: kafka.ConsumerConfig{GroupID: "g", Topic: "t", DeadLetterTopic: "t.dead", RetryBudget: time.Minute, Extra: map[string]string{"session.timeout.ms": "6000"}}},
+		{name: "full", cfg: kafka.ConsumerConfig{GroupID: "g", Topic: "t", DeadLetterTopic: "t.dead", Extra: map[string]string{"session.timeout.ms": "6000"}}},
 		{name: "missing group", cfg: kafka.ConsumerConfig{}, wantErr: []string{"KAFKA_GROUP_ID is required"}},
 		{name: "dead-letter topic equals topic", cfg: kafka.ConsumerConfig{GroupID: "g", Topic: "t", DeadLetterTopic: "t"}, wantErr: []string{"KAFKA_DLT_TOPIC must differ"}},
-		{name: "negative budget", cfg: kafka.ConsumerConfig{GroupID: "g", RetryBudget: -time.Second}, wantErr: []string{"KAFKA_RETRY_BUDGET"}},
-		{name: "budget near max.poll.interval", cfg: kafka.ConsumerConfig{GroupID: "g", RetryBudget: 5 * time.Minute}, wantErr: []string{"KAFKA_RETRY_BUDGET"}},
 		{name: "extra breaks at-least-once", cfg: kafka.ConsumerConfig{GroupID: "g", Extra: map[string]string{"enable.auto.offset.store": "true"}}, wantErr: []string{"enable.auto.offset.store"}},
 		{name: "blank group", cfg: kafka.ConsumerConfig{GroupID: "  "}, wantErr: []string{"KAFKA_GROUP_ID is required"}},
 		{name: "dead-letter topic equals the default topic", cfg: kafka.ConsumerConfig{GroupID: "g", DeadLetterTopic: events.Topic}, wantErr: []string{"KAFKA_DLT_TOPIC must differ"}},
-		{name: "budget at the maximum", cfg: kafka.ConsumerConfig{GroupID: "g", RetryBudget: 2 * time.Minute}},
-		{name: "budget just over the maximum", cfg: kafka.ConsumerConfig{GroupID: "g", RetryBudget: 2*time.Minute + time.Millisecond}, wantErr: []string{"KAFKA_RETRY_BUDGET"}},
 		{name: "extra sets the group", cfg: kafka.ConsumerConfig{GroupID: "g", Extra: map[string]string{"group.id": "other"}}, wantErr: []string{"group.id"}},
 		{name: "extra turns auto-commit off", cfg: kafka.ConsumerConfig{GroupID: "g", Extra: map[string]string{"enable.auto.commit": "false"}}, wantErr: []string{"enable.auto.commit"}},
 		{name: "extra takes the rebalance callback away", cfg: kafka.ConsumerConfig{GroupID: "g", Extra: map[string]string{"go.application.rebalance.enable": "false"}}, wantErr: []string{"go.application.rebalance.enable"}},
 		{name: "extra moves events to a channel", cfg: kafka.ConsumerConfig{GroupID: "g", Extra: map[string]string{"go.events.channel.enable": "true"}}, wantErr: []string{"go.events.channel.enable"}},
 		{
 			name:    "every problem at once",
-			cfg:     kafka.ConsumerConfig{Topic: "t", DeadLetterTopic: "t", RetryBudget: -1, Extra: map[string]string{"group.id": "x"}},
-			wantErr: []string{"KAFKA_GROUP_ID", "KAFKA_DLT_TOPIC", "KAFKA_RETRY_BUDGET", "group.id"},
+			cfg:     kafka.ConsumerConfig{Topic: "t", DeadLetterTopic: "t", Extra: map[string]string{"group.id": "x"}},
+			wantErr: []string{"KAFKA_GROUP_ID", "KAFKA_DLT_TOPIC", "group.id"},
 		},
 	}
 	for _, tt := range tests {

@@ -20,7 +20,7 @@ type consumerMetrics struct {
 	handled      *prometheus.CounterVec   // topic
 	failed       *prometheus.CounterVec   // topic, reason (permanent|transient)
 	retried      *prometheus.CounterVec   // topic
-	deadLettered *prometheus.CounterVec   // topic, reason (permanent|exhausted)
+	deadLettered *prometheus.CounterVec   // topic, reason (permanent|panicked)
 	duration     *prometheus.HistogramVec // topic
 	lag          *prometheus.GaugeVec     // topic, partition
 }
@@ -50,7 +50,7 @@ func newConsumerMetrics(reg prometheus.Registerer, topic string) (*consumerMetri
 		}, []string{"topic"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kafka_consumer_messages_dead_lettered_total",
-			Help: "Messages sent to the dead-letter topic, by reason (permanent error or exhausted retry budget).",
+			Help: "Messages sent to the dead-letter topic, by reason (a permanent error, or the handler panicking on it repeatedly).",
 		}, []string{"topic", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kafka_consumer_handle_duration_seconds",
@@ -102,7 +102,7 @@ func (m *consumerMetrics) initialize(topic string) {
 	m.failed.WithLabelValues(topic, "permanent")
 	m.failed.WithLabelValues(topic, "transient")
 	m.deadLettered.WithLabelValues(topic, reasonPermanent)
-	m.deadLettered.WithLabelValues(topic, reasonExhausted)
+	m.deadLettered.WithLabelValues(topic, reasonPanicked)
 }
 
 // register registers c on reg, or returns the identical collector already

@@ -473,60 +473,79 @@ func TestIntegrationConsumerDeadLettersPermanentErrors(t *testing.T) {
 	})
 }
 
-func TestIntegrationConsumerDeadLettersWhenBudgetExhausted(t *testing.T) {
+// TestIntegrationConsumerRetriesTransientFailuresUntilTheyPass: a
+// message whose handler fails with a transient error, attempt after
+// attempt, is retried (with backoff, its partition held) until it passes,
+// then the next one is handled: nothing transient is ever dead-lettered.
+func TestIntegrationConsumerRetriesTransientFailuresUntilTheyPass(t *testing.T) {
 	t.Parallel()
 	eachMode(t, func(t *testing.T, start starter) {
 		brokers := testinfra.KafkaBrokers(t)
 		topic, p := newTopic(t, brokers, 1)
-		produce(t, p, topic, []string{"poison", "fine"}, sameKey)
+		produce(t, p, topic, []string{"slow", "fine"}, sameKey)
 
-		const budget = time.Second
+		const failures = 6 // 100+200+400+800+1600ms of backoff, then it passes
 		l := newJournal()
-		var handledAt atomic.Int64
-		r := start(t, kafka.ConsumerConfig{Brokers: brokers, GroupID: testinfra.UniqueName("group-"), Topic: topic, RetryBudget: budget},
+		r := start(t, kafka.ConsumerConfig{Brokers: brokers, GroupID: testinfra.UniqueName("group-"), Topic: topic},
 			func(_ context.Context, m kafka.Message) error {
 				v := string(m.Value)
-				l.call(v)
-				if v == "poison" {
-					return errors.New("downstream keeps timing out")
+				if n := l.call(v); v == "slow" && n <= failures {
+					return errors.New("database is read-only")
 				}
-				handledAt.Store(time.Now().UnixNano())
 				l.done(v)
 				return nil
 			}, kafka.ConsumerOptions{})
-		l.waitHandled(t, 30*time.Second, []string{"fine"})
-
-		// The partition was blocked from the first attempt on the poison
-		// message until the next message was handled: about the budget.
-		l.mu.Lock()
-		blocked := time.Unix(0, handledAt.Load()).Sub(l.first["poison"])
-		l.mu.Unlock()
-		if blocked < budget || blocked > budget+2*time.Second {
-			t.Errorf("partition blocked for %s, want between the budget %s and %s", blocked, budget, budget+2*time.Second)
-		}
-		attempts := l.callsOf("poison")
-		if attempts < 3 {
-			t.Errorf("attempts on the poison message: got %d, want at least 3 (backoff from 100ms within 1s)", attempts)
-		}
-
-		dl := readTopic(t, brokers, topic+".dlt", 1)[0]
-		if got, _ := header(dl, "dlt.reason"); got != "exhausted" {
-			t.Errorf("header dlt.reason: got %q, want exhausted", got)
-		}
-		if got, _ := header(dl, "dlt.attempts"); got != strconv.Itoa(attempts) {
-			t.Errorf("header dlt.attempts: got %q, want %d", got, attempts)
-		}
-		if got, _ := header(dl, "dlt.error"); got != "downstream keeps timing out" {
-			t.Errorf("header dlt.error: got %q, want the handler's error", got)
+		l.waitHandled(t, 60*time.Second, []string{"slow", "fine"})
+		if got := l.callsOf("slow"); got != failures+1 {
+			t.Errorf("attempts on the slow message: got %d, want %d", got, failures+1)
 		}
 		if err := r.stop(); err != nil {
 			t.Fatalf("Run: got %v, want nil", err)
 		}
-		if got := metric(t, r.reg, "kafka_consumer_messages_dead_lettered_total", map[string]string{"topic": topic, "reason": "exhausted"}); got != 1 {
-			t.Errorf("dead-lettered metric: got %v, want 1", got)
+		if got := metric(t, r.reg, "kafka_consumer_messages_dead_lettered_total", map[string]string{"topic": topic}); got != 0 {
+			t.Errorf("dead-lettered metric: got %v, want 0", got)
 		}
-		if got, want := metric(t, r.reg, "kafka_consumer_messages_retried_total", map[string]string{"topic": topic}), float64(attempts-1); got != want {
-			t.Errorf("retried metric: got %v, want %v", got, want)
+		if got := metric(t, r.reg, "kafka_consumer_messages_retried_total", map[string]string{"topic": topic}); got != failures {
+			t.Errorf("retried metric: got %v, want %d", got, failures)
+		}
+	})
+}
+
+// TestIntegrationConsumerDeadLettersARecordItPanicsOn: a handler that
+// panics on a record time after time has a bug this record triggers, which
+// no retry fixes: after maxPanics panics in a row the record goes to the
+// dead-letter topic as "panicked", and the partition moves on.
+func TestIntegrationConsumerDeadLettersARecordItPanicsOn(t *testing.T) {
+	t.Parallel()
+	eachMode(t, func(t *testing.T, start starter) {
+		brokers := testinfra.KafkaBrokers(t)
+		topic, p := newTopic(t, brokers, 1)
+		produce(t, p, topic, []string{"bad", "fine"}, sameKey)
+		l := newJournal()
+		r := start(t, kafka.ConsumerConfig{Brokers: brokers, GroupID: testinfra.UniqueName("group-"), Topic: topic},
+			func(_ context.Context, m kafka.Message) error {
+				v := string(m.Value)
+				l.call(v)
+				if v == "bad" {
+					var missing map[string]int
+					missing["x"]++ // assignment to entry in nil map
+				}
+				l.done(v)
+				return nil
+			}, kafka.ConsumerOptions{})
+		l.waitHandled(t, 30*time.Second, []string{"fine"})
+		dl := readTopic(t, brokers, topic+".dlt", 1)[0]
+		if got, _ := header(dl, "dlt.reason"); got != "panicked" {
+			t.Errorf("header dlt.reason: got %q, want panicked", got)
+		}
+		if got, _ := header(dl, "dlt.attempts"); got != "3" {
+			t.Errorf("header dlt.attempts: got %q, want 3", got)
+		}
+		if err := r.stop(); err != nil {
+			t.Fatalf("Run: got %v, want nil", err)
+		}
+		if got := metric(t, r.reg, "kafka_consumer_messages_dead_lettered_total", map[string]string{"topic": topic, "reason": "panicked"}); got != 1 {
+			t.Errorf("dead-lettered metric: got %v, want 1", got)
 		}
 	})
 }
@@ -556,7 +575,7 @@ func TestIntegrationConsumerGatePausesAndResumes(t *testing.T) {
 			traceMu sync.Mutex
 			trace   []handlerCall // every handler call, in order
 		)
-		r := start(t, kafka.ConsumerConfig{Brokers: brokers, GroupID: testinfra.UniqueName("group-"), Topic: topic, RetryBudget: budget},
+		r := start(t, kafka.ConsumerConfig{Brokers: brokers, GroupID: testinfra.UniqueName("group-"), Topic: topic},
 			func(_ context.Context, m kafka.Message) error {
 				v := string(m.Value)
 				n := l.call(v)

@@ -37,7 +37,7 @@ const (
 	// HeaderDLTTime is when the record was dead-lettered, RFC 3339 in UTC.
 	HeaderDLTTime = "dlt.time"
 	// HeaderDLTReason is "permanent" (the handler said retrying is
-	// pointless) or "exhausted" (the retry budget ran out).
+	// pointless) or "panicked" (the handler panicked on it repeatedly).
 	HeaderDLTReason = "dlt.reason"
 )
 

@@ -6,17 +6,25 @@ import (
 )
 
 // firstBackoff and maxBackoff shape the capped exponential backoff
-// between handler attempts (100ms, 200ms, ... 2s, 2s, ...).
+// between handler attempts (100ms, 200ms, ... 10s, 10s, ...).
 const (
 	firstBackoff = 100 * time.Millisecond
-	maxBackoff   = 2 * time.Second
+	maxBackoff   = 10 * time.Second
 )
+
+// maxPanics is how many times in a row a handler may panic on one record
+// before the record is taken for poison: a panic is a bug meeting this
+// record, which retrying will not fix, but one panic may be a fluke.
+const maxPanics = 3
 
 // Reasons a message goes to the dead-letter topic: the label values of
 // kafka_consumer_messages_dead_lettered_total and the dlt.reason header.
 const (
+	// reasonPermanent is a record no retry can handle: undecodable, of an
+	// unknown type, refused by its handler as permanent.
 	reasonPermanent = "permanent"
-	reasonExhausted = "exhausted"
+	// reasonPanicked is a record its handler panicked on maxPanics times.
+	reasonPanicked = "panicked"
 )
 
 // action is what the consumer does next with the message in hand.
@@ -27,8 +35,7 @@ const (
 	// decision's backoff after a failed one.
 	retry action = iota
 	// hold puts consumption on hold until the dependency is healthy again,
-	// then calls the handler at once; neither the failed attempt nor the
-	// time on hold is charged to the retry budget.
+	// then calls the handler at once.
 	hold
 	// deadLetter sends the message to the dead-letter topic, for the
 	// decision's reason.
@@ -52,7 +59,7 @@ func (a action) String() string {
 // comparable, so tests compare whole decisions.
 type decision struct {
 	action action
-	// reason is reasonPermanent or reasonExhausted for deadLetter, empty
+	// reason is reasonPermanent or reasonPanicked for deadLetter, empty
 	// otherwise.
 	reason string
 	// backoff is the wait before a retry after a failed attempt; zero
@@ -65,50 +72,41 @@ type decision struct {
 //
 //   - err is the last attempt's error, nil before the first attempt;
 //   - attempts is how many attempts were made;
-//   - elapsed is the retry budget spent when err came back: the time since
-//     the first attempt, less the time not charged to the budget (see
-//     rule 3);
+//   - panics is how many of them in a row ended in a panic;
 //   - dependencyHealthy is the gate's verdict, asked after err came back
 //     (true without a gate, and when err is nil or Permanent, since the
-//     gate is not asked then);
-//   - budget is ConsumerConfig.RetryBudget.
+//     gate is not asked then).
 //
-// The rules, first match wins:
+// Only what can never succeed is dead-lettered; everything else is
+// retried, however long that takes. The rules, first match wins:
 //
 //  1. before the first attempt the handler is called at once: the gate is
 //     not asked, so the happy path costs the dependency nothing beyond the
 //     handler's own calls;
 //  2. a Permanent error dead-letters at once, as "permanent": retrying
 //     cannot fix it, whatever the dependency's state;
-//  3. a transient error while the dependency is unhealthy holds the
-//     message until the gate passes, then retries it at once. Neither the
-//     failed attempt nor the hold is charged to the budget, and the budget
-//     is not checked: failing against a dependency that is down says
-//     nothing about the message, so an outage dead-letters nothing;
-//  4. a transient error once elapsed has reached budget dead-letters, as
-//     "exhausted", so that a poison message blocks its partition for about
-//     the budget at most;
-//  5. otherwise the handler is called again once the backoff has passed.
-//     The backoff is cut to end at the budget, so the attempt after the
-//     last wait is the last one: a poison message holds its partition for
-//     about the budget plus one handler call, not a backoff step more.
-//
-// The consumer asks once per attempt, after it: the gate is consulted
-// only when the attempt failed with a transient error, never before an
-// attempt. A dependency that goes down during a backoff is noticed by the
-// next attempt failing.
-func decide(err error, attempts int, elapsed time.Duration, dependencyHealthy bool, budget time.Duration) decision {
+//  3. maxPanics panics in a row dead-letter, as "panicked";
+//  4. a transient error while the dependency is unhealthy holds the
+//     message until the gate passes, then retries it at once;
+//  5. otherwise the handler is called again once the backoff has passed,
+//     the partition held meanwhile. A dependency that is slow, read-only
+//     or refusing writes fails attempts while it answers the gate: its
+//     events wait, in order, for as long as it lasts, rather than go to
+//     the dead-letter topic, whose replay could not restore their order.
+//     A transient failure that never passes blocks its partition, which
+//     the consumer-lag alert and the retry metrics show.
+func decide(err error, attempts, panics int, dependencyHealthy bool) decision {
 	switch {
 	case err == nil:
 		return decision{action: retry}
 	case IsPermanent(err):
 		return decision{action: deadLetter, reason: reasonPermanent}
+	case panics >= maxPanics:
+		return decision{action: deadLetter, reason: reasonPanicked}
 	case !dependencyHealthy:
 		return decision{action: hold}
-	case elapsed >= budget:
-		return decision{action: deadLetter, reason: reasonExhausted}
 	}
-	return decision{action: retry, backoff: min(backoff(attempts, maxBackoff), budget-elapsed)}
+	return decision{action: retry, backoff: backoff(attempts, maxBackoff)}
 }
 
 // backoff is the wait after the n-th failure in a row (n >= 1):
