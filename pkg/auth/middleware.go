@@ -38,6 +38,9 @@ func NewAuthenticator(cfg Config, log *slog.Logger, opts VerifierOptions) *Authe
 	return a
 }
 
+// Enabled reports whether a checks tokens (AUTH_MODE=jwt).
+func (a *Authenticator) Enabled() bool { return a != nil && a.verifier != nil }
+
 // Identify is a guard (see httpapi.Responder.Guard) recording who makes
 // the request in its context, for handlers to read with FromContext. A
 // request without an Authorization header is anonymous: routes decide

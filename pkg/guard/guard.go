@@ -22,6 +22,10 @@ type Guards struct {
 	Limiter *ratelimit.Limiter
 }
 
+// AuthEnabled reports whether callers must identify themselves, for what
+// describes the API (an OpenAPI document's security requirement).
+func (g Guards) AuthEnabled() bool { return g.Auth.Enabled() }
+
 // For returns the middleware of a route group whose errors r answers:
 // identify the caller, then charge it. Identification comes first so that
 // an identified caller is charged by its subject wherever it connects

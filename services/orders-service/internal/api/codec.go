@@ -130,8 +130,9 @@ type createOrderBody struct {
 	Item         string `json:"item"`
 	Quantity     *int   `json:"quantity"`
 	// Owner names the customer an order is placed for; only a caller with
-	// orders:write may name another than itself.
-	Owner string `json:"owner"`
+	// orders:write may name another than itself. Raw, so that the v1 API
+	// can tell absent (the caller itself) from null or empty (refused).
+	Owner json.RawMessage `json:"owner"`
 }
 
 // decodeCreateOrder reads and validates a create request of the given shape.
@@ -141,11 +142,17 @@ func decodeCreateOrder(r io.Reader, s shape) (orders.NewOrder, error) {
 	if err := decodeJSON(r, &body, s == v1Shape); err != nil {
 		return orders.NewOrder{}, err
 	}
-	n := orders.NewOrder{CustomerName: body.CustomerName, Item: body.Item, Quantity: 1, Owner: body.Owner}
+	n := orders.NewOrder{CustomerName: body.CustomerName, Item: body.Item, Quantity: 1}
+	var v orders.ValidationError
+	switch owner := string(body.Owner); {
+	case owner == "" || owner == "null" && s == legacyShape:
+		// Absent; the original API ignored what it did not know, null too.
+	case json.Unmarshal(body.Owner, &n.Owner) != nil || n.Owner == "":
+		v.Add("owner", "must be a non-empty string: leave it out to place the order for yourself")
+	}
 	if body.Quantity != nil {
 		n.Quantity = *body.Quantity
 	}
-	var v orders.ValidationError
 	checkStorable(&v, "customerName", n.CustomerName)
 	checkStorable(&v, "item", n.Item)
 	if err := n.Validate(); err != nil {

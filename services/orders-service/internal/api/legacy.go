@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
@@ -175,7 +176,9 @@ func commonFilter(c *gin.Context) (orders.Filter, error) {
 		f.Item = &s
 	}
 	if s := c.Query("trackingCode"); s != "" {
-		checkStorable(&v, "trackingCode", s)
+		if !events.ValidTrackingCode(s) {
+			v.Add("trackingCode", "must be a tracking code: trk_ and 32 lowercase hex digits")
+		}
 		f.TrackingCode = &s
 	}
 	if err := v.OrNil(); err != nil {

@@ -1,7 +1,8 @@
 package api
 
 import (
-	"bytes"
+	"encoding/json"
+	"reflect"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/auth"
 	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpserver"
 )
@@ -58,18 +60,44 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 }
 
+// TestOpenAPIServed: the embedded document, whose security requirement
+// holds only when auth is on.
 func TestOpenAPIServed(t *testing.T) {
-	e := gin.New()
-	Register(e, quiet, nil, guard.Guards{})
-	rec := do(t, e, "GET", "/openapi.json", "", nil)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("got status %d, want 200", rec.Code)
+	tests := []struct {
+		name         string
+		guards       guard.Guards
+		wantSecurity bool
+	}{
+		{name: "auth off", guards: guard.Guards{}},
+		{name: "auth on", wantSecurity: true, guards: guard.Guards{Auth: auth.NewAuthenticator(
+			auth.Config{Mode: auth.ModeJWT, IssuerURL: "https://id.example.com", Audience: "order-tracking"}, quiet, auth.VerifierOptions{})}},
 	}
-	if got := rec.Header().Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
-		t.Errorf("got Content-Type %q, want application/json", got)
-	}
-	if !bytes.Equal(rec.Body.Bytes(), openAPIDocument) {
-		t.Errorf("got a body of %d bytes, want the embedded document of %d", rec.Body.Len(), len(openAPIDocument))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := gin.New()
+			Register(e, quiet, nil, tc.guards)
+			rec := do(t, e, "GET", "/openapi.json", "", nil)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("got status %d, want 200", rec.Code)
+			}
+			if got := rec.Header().Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
+				t.Errorf("got Content-Type %q, want application/json", got)
+			}
+			var served, embedded map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &served); err != nil {
+				t.Fatal(err)
+			}
+			_ = json.Unmarshal(openAPIDocument, &embedded)
+			_, hasSecurity := served["security"]
+			if hasSecurity != tc.wantSecurity {
+				t.Errorf("got a security requirement: %v, want %v", hasSecurity, tc.wantSecurity)
+			}
+			delete(served, "security")
+			delete(embedded, "security")
+			if !reflect.DeepEqual(served, embedded) {
+				t.Error("the served document differs from the embedded one beyond its security requirement")
+			}
+		})
 	}
 }
 

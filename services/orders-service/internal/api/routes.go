@@ -45,5 +45,5 @@ func Register(r gin.IRouter, log *slog.Logger, svc *orders.Service, g guard.Guar
 	vg.GET("/api/v1/orders/:id/history", v1.Handle(handleHistory(svc)))
 	vg.PATCH("/api/v1/orders/:id/status", v1.Handle(handleUpdateStatus(svc)))
 
-	r.GET("/openapi.json", handleOpenAPI())
+	r.GET("/openapi.json", handleOpenAPI(g.AuthEnabled()))
 }
