@@ -117,8 +117,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	d := dispatcher.New(notifier)
 	consumer, err := kafka.NewConsumer(cfg.Kafka, d.Handle, logger, kafka.ConsumerOptions{
 		// Without the delivery log nothing can be sent safely: consumption
-		// pauses while PostgreSQL is down instead of burning retries.
-		Gate: pool.Ping,
+		// pauses while PostgreSQL is down or refuses writes.
+		Gate: deliveries.CheckWrite,
 		// Events already fetched share one delivery-log transaction.
 		Batch:      d.HandleBatch,
 		Registerer: reg,

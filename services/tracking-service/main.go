@@ -194,7 +194,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// each event's retry budget and dead-lettering events that are fine.
 	// Events already fetched are applied in one pipeline.
 	consumer, err := kafka.NewConsumer(cfg.Kafka, proj.Handle, logger,
-		kafka.ConsumerOptions{Gate: eventStore.Ping, Batch: proj.HandleBatch, Registerer: reg})
+		kafka.ConsumerOptions{Gate: eventStore.CheckWrite, Batch: proj.HandleBatch, Registerer: reg})
 	if err != nil {
 		return err
 	}

@@ -301,6 +301,17 @@ func (a *markArgs) add(n notify.Notification, at time.Time) {
 	a.at = append(a.at, at)
 }
 
+// CheckWrite reports whether the delivery log accepts a write: the
+// consumer's gate. A ping passes while PostgreSQL refuses writes (a
+// read-only standby after a failover, a full disk), and every event would
+// then fail while the gate said all was well.
+func (l *DeliveryLog) CheckWrite(ctx context.Context) error {
+	if _, err := l.pool.Exec(ctx, "INSERT INTO consumer_gate (id, at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = excluded.at"); err != nil {
+		return fmt.Errorf("the delivery log refuses writes: %w", err)
+	}
+	return nil
+}
+
 // List implements notify.DeliveryLog. Newest first means latest claimed:
 // one order's events share a partition and are handled in order, so that is
 // event order.

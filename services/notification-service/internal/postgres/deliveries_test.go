@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/order-tracking/platform/pkg/testinfra"
 
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
 	"github.com/order-tracking/platform/services/notification-service/internal/postgres"
@@ -142,5 +146,39 @@ func TestIntegrationDeliverNothingOutOfDate(t *testing.T) {
 	}
 	if superseded != 3 {
 		t.Errorf("got %d superseded rows in %+v, want 3", superseded, list)
+	}
+}
+
+// TestIntegrationCheckWrite: the consumer's gate passes while the log
+// accepts writes, and fails on a database that answers but is read-only,
+// which a ping passes.
+func TestIntegrationCheckWrite(t *testing.T) {
+	url := testinfra.NewDatabase(t)
+	if err := postgres.Migrate(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	open := func(url string) *pgxpool.Pool {
+		pool, err := pgxpool.New(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	if err := postgres.NewDeliveryLog(open(url)).CheckWrite(t.Context()); err != nil {
+		t.Fatalf("writable: got %v, want nil", err)
+	}
+	// Every session read-only, as on a standby or after an operator's
+	// ALTER SYSTEM SET default_transaction_read_only.
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	readOnly := open(url + sep + "default_transaction_read_only=on")
+	if err := readOnly.Ping(t.Context()); err != nil {
+		t.Fatalf("read-only: ping got %v, want it to pass (which is why the gate writes)", err)
+	}
+	if err := postgres.NewDeliveryLog(readOnly).CheckWrite(t.Context()); err == nil {
+		t.Fatal("read-only: got nil, want the gate to fail")
 	}
 }

@@ -40,7 +40,7 @@ func TestIntegrationMigrateSharesADatabase(t *testing.T) {
 		t.Errorf("got %d rows in the other service's goose table (%v), want its 3 untouched", others, err)
 	}
 	var applied int64
-	if err := pool.QueryRow(t.Context(), "SELECT max(version_id) FROM notification_goose_db_version").Scan(&applied); err != nil || applied != 2 {
-		t.Errorf("got our schema at version %d (%v), want 2", applied, err)
+	if err := pool.QueryRow(t.Context(), "SELECT max(version_id) FROM notification_goose_db_version").Scan(&applied); err != nil || applied != 3 {
+		t.Errorf("got our schema at version %d (%v), want 3", applied, err)
 	}
 }

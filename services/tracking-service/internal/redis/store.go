@@ -348,8 +348,18 @@ func (s *Store) IDByCode(ctx context.Context, code string) (int64, error) {
 	return id, nil
 }
 
-// Ping reports whether Redis answers; it is the readiness check and the
-// consumer's gate.
+// CheckWrite reports whether Redis accepts a write: the consumer's gate. A
+// ping passes while Redis refuses writes (out of memory, a read-only
+// replica after a failover), and every event would then fail while the
+// gate said all was well.
+func (s *Store) CheckWrite(ctx context.Context) error {
+	if err := s.client.Set(ctx, s.prefix+"gate", "1", 10*time.Second).Err(); err != nil {
+		return fmt.Errorf("%w: redis refuses writes: %w", tracking.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Ping reports whether Redis answers; it is the readiness check.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("%w: redis does not answer: %w", tracking.ErrUnavailable, err)

@@ -1,12 +1,17 @@
 package redis_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/order-tracking/platform/services/tracking-service/internal/redis"
 	"github.com/order-tracking/platform/services/tracking-service/internal/redis/redistest"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -226,9 +231,10 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 			}
 			return err
 		},
-		"Get":     func() error { _, err := s.Get(t.Context(), 1); return err },
-		"History": func() error { _, err := s.History(t.Context(), 1); return err },
-		"Ping":    func() error { return s.Ping(t.Context()) },
+		"Get":        func() error { _, err := s.Get(t.Context(), 1); return err },
+		"History":    func() error { _, err := s.History(t.Context(), 1); return err },
+		"Ping":       func() error { return s.Ping(t.Context()) },
+		"CheckWrite": func() error { return s.CheckWrite(t.Context()) },
 	} {
 		if err := call(); !errors.Is(err, tracking.ErrUnavailable) {
 			t.Errorf("%s: got error %v, want one wrapping ErrUnavailable", name, err)
@@ -263,5 +269,31 @@ func TestIntegrationAddHistory(t *testing.T) {
 	}
 	if h, err := env.Store.History(t.Context(), 6); err != nil || len(h) != 0 {
 		t.Errorf("order without state: got %+v, %v, want no timeline", h, err)
+	}
+}
+
+// TestIntegrationCheckWrite: the consumer's gate fails when Redis answers
+// but refuses writes (here a user allowed to read only, as a read-only
+// replica or a full memory would), which a ping passes.
+func TestIntegrationCheckWrite(t *testing.T) {
+	env := redistest.New(t, time.Hour)
+	if err := env.Store.CheckWrite(t.Context()); err != nil {
+		t.Fatalf("writable: got %v, want nil", err)
+	}
+	user := "reader-" + strings.ReplaceAll(env.Prefix, ":", "")
+	if err := env.Client.Do(t.Context(), "ACL", "SETUSER", user, "on", ">secret", "~*", "+@read", "+ping", "+hello", "+client").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Client.Do(context.Background(), "ACL", "DELUSER", user) })
+	opts := *env.Client.Options()
+	opts.Username, opts.Password = user, "secret"
+	client := goredis.NewClient(&opts)
+	t.Cleanup(func() { client.Close() })
+	reader := redis.NewStore(client, redis.StoreOptions{KeyPrefix: env.Prefix})
+	if err := reader.Ping(t.Context()); err != nil {
+		t.Fatalf("read-only: ping got %v, want it to pass (which is why the gate writes)", err)
+	}
+	if err := reader.CheckWrite(t.Context()); !errors.Is(err, tracking.ErrUnavailable) {
+		t.Fatalf("read-only: got %v, want the gate to fail", err)
 	}
 }
