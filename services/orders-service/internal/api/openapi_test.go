@@ -2,9 +2,9 @@ package api
 
 import (
 	"encoding/json"
-	"reflect"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
