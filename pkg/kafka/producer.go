@@ -120,6 +120,18 @@ func (p *Producer) watch() {
 	}
 }
 
+// Healthy reports a fatal error of the producer, nil while it has none. A
+// fatal error (the broker fenced the idempotent producer, say) means it
+// will never deliver again: a readiness check built on this takes the
+// replica out of service, so that it is noticed and restarted rather
+// than left relaying nothing.
+func (p *Producer) Healthy(context.Context) error {
+	if err := p.p.GetFatalError(); err != nil {
+		return fmt.Errorf("kafka producer failed for good: %w", err)
+	}
+	return nil
+}
+
 // Publish sends msgs in order and waits until the broker has acknowledged or
 // refused each of them: Send, then its wait. It returns one error per
 // message (nil means stored by the broker).

@@ -132,6 +132,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	srv.AddReadinessCheck("postgres", pool.Ping)
+	// A producer that failed for good relays nothing: the replica says so
+	// on /readyz rather than look healthy.
+	srv.AddReadinessCheck("kafka-producer", producer.Healthy)
 	// The store and the relay of this process share a Wakeup: while this
 	// relay is the active one, writes wake it without a NOTIFY each.
 	wakeup := outbox.NewWakeup()
