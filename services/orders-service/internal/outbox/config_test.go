@@ -16,15 +16,15 @@ import (
 func TestConfigSetDefaults(t *testing.T) {
 	var c outbox.Config
 	c.SetDefaults()
-	want := outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274, VacuumAfter: 2000}
+	want := outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274, VacuumAfter: 2000, LeaseTimeout: 10 * time.Second}
 	if c != want {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
 
 	// Only zero means "the default": a bad value is left for Validate.
-	c = outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7, VacuumAfter: -3}
+	c = outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7, VacuumAfter: -3, LeaseTimeout: -time.Second}
 	c.SetDefaults()
-	if want := (outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7, VacuumAfter: -3}); c != want {
+	if want := (outbox.Config{Topic: "t", BatchSize: -1, InFlight: -2, PollInterval: -time.Second, LockID: 7, VacuumAfter: -3, LeaseTimeout: -time.Second}); c != want {
 		t.Errorf("got %+v, want %+v unchanged", c, want)
 	}
 }
@@ -48,6 +48,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative lock id", func(c *outbox.Config) { c.LockID = -42 }, nil},
 		{"negative vacuum after", func(c *outbox.Config) { c.VacuumAfter = -1 }, []string{"OUTBOX_VACUUM_AFTER"}},
 		{"zero vacuum after", func(c *outbox.Config) { c.VacuumAfter = 0 }, []string{"OUTBOX_VACUUM_AFTER"}},
+		{"lease shorter than two polls", func(c *outbox.Config) { c.PollInterval, c.LeaseTimeout = 5*time.Second, 10*time.Second }, []string{"OUTBOX_LEASE_TIMEOUT"}},
 		{"everything wrong at once", func(c *outbox.Config) { *c = outbox.Config{BatchSize: -5, InFlight: -1, PollInterval: -1} },
 			[]string{"KAFKA_TOPIC", "OUTBOX_BATCH_SIZE", "OUTBOX_IN_FLIGHT", "OUTBOX_POLL_INTERVAL", "OUTBOX_LOCK_ID", "OUTBOX_VACUUM_AFTER"}},
 	}
@@ -84,7 +85,7 @@ func checkNames(t *testing.T, err error, vars ...string) {
 // TestConfigFromEnvironment reads the variables the way main does: a bad
 // value is reported, not silently replaced by the default.
 func TestConfigFromEnvironment(t *testing.T) {
-	for _, k := range []string{"KAFKA_TOPIC", "OUTBOX_BATCH_SIZE", "OUTBOX_IN_FLIGHT", "OUTBOX_POLL_INTERVAL", "OUTBOX_LOCK_ID", "OUTBOX_VACUUM_AFTER"} {
+	for _, k := range []string{"KAFKA_TOPIC", "OUTBOX_BATCH_SIZE", "OUTBOX_IN_FLIGHT", "OUTBOX_POLL_INTERVAL", "OUTBOX_LOCK_ID", "OUTBOX_VACUUM_AFTER", "OUTBOX_LEASE_TIMEOUT"} {
 		t.Setenv(k, "") // restores the variable after the test
 		os.Unsetenv(k)
 	}
@@ -92,7 +93,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unset: got error %v, want none", err)
 	}
-	if want := (outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274, VacuumAfter: 2000}); cfg != want {
+	if want := (outbox.Config{Topic: events.Topic, BatchSize: 200, InFlight: 4, PollInterval: time.Second, LockID: 727274, VacuumAfter: 2000, LeaseTimeout: 10 * time.Second}); cfg != want {
 		t.Errorf("unset: got %+v, want %+v", cfg, want)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,13 @@ type Config struct {
 	// during a long backlog). See Relay.vacuum for why autovacuum is not
 	// enough.
 	VacuumAfter int `env:"OUTBOX_VACUUM_AFTER"`
+	// LeaseTimeout is how long the active relay may go without a word to
+	// PostgreSQL before PostgreSQL ends its session, and with it the
+	// relay lock, so that a standby takes over: a relay that is frozen
+	// (SIGSTOP, a stalled node) or cut off keeps a live TCP connection,
+	// and would otherwise hold the lock until the kernel gave up on it,
+	// minutes later. A working relay speaks at least every PollInterval.
+	LeaseTimeout time.Duration `env:"OUTBOX_LEASE_TIMEOUT"`
 }
 
 // SetDefaults fills the fields left at zero: events.Topic (the consumers'
@@ -75,6 +83,9 @@ func (c *Config) SetDefaults() {
 	if c.VacuumAfter == 0 {
 		c.VacuumAfter = 2000
 	}
+	if c.LeaseTimeout == 0 {
+		c.LeaseTimeout = 10 * time.Second
+	}
 }
 
 // Validate reports every setting that cannot work, at once.
@@ -94,6 +105,9 @@ func (c Config) Validate() error {
 	}
 	if c.VacuumAfter <= 0 {
 		errs = append(errs, fmt.Errorf("OUTBOX_VACUUM_AFTER must be positive, got %d", c.VacuumAfter))
+	}
+	if c.LeaseTimeout < 2*c.PollInterval+time.Second {
+		errs = append(errs, fmt.Errorf("OUTBOX_LEASE_TIMEOUT must be at least twice OUTBOX_POLL_INTERVAL plus 1s (%s), got %s", 2*c.PollInterval+time.Second, c.LeaseTimeout))
 	}
 	// Zero is what an unset field means, so an explicit 0 would silently
 	// become the default lock after all; refuse it instead.
@@ -181,6 +195,15 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 	conn := pc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
 
+	// PostgreSQL ends a session idle for longer than LeaseTimeout: the
+	// relay's lease. A relay that stops speaking (frozen) loses its lock
+	// to a standby within it, and when it wakes finds its session gone: its
+	// next statement fails before it can delete a row, and it starts over
+	// as a standby. A working relay speaks every PollInterval at least.
+	if _, err := conn.Exec(ctx, "SELECT set_config('idle_session_timeout', $1, false)",
+		strconv.FormatInt(r.cfg.LeaseTimeout.Milliseconds(), 10)); err != nil {
+		return false, fmt.Errorf("cannot set the relay's lease (idle_session_timeout, PostgreSQL 14 or later): %w", err)
+	}
 	if err := r.becomeLeader(ctx, conn); err != nil {
 		return false, err
 	}
@@ -391,6 +414,28 @@ func (r *Relay) read(ctx context.Context, conn *pgx.Conn, after int64) (batch []
 	return batch, below, nil
 }
 
+// await waits for f's acknowledgements, renewing the relay's lease (see
+// Config.LeaseTimeout) while it waits: with the broker slow or down an
+// acknowledgement can take up to the producer's delivery timeout, and a
+// session that stayed silent that long would be ended as a frozen one. The
+// flight itself is not abandoned on an error: the caller's cleanup waits
+// for it.
+func (r *Relay) await(ctx context.Context, conn *pgx.Conn, f *flight) error {
+	renew := time.NewTicker(r.cfg.LeaseTimeout / 3)
+	defer renew.Stop()
+	for {
+		select {
+		case <-f.done:
+			return nil
+		case <-renew.C:
+			if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+				<-f.done
+				return fmt.Errorf("cannot renew the relay's lease: %w", err)
+			}
+		}
+	}
+}
+
 // flight is one batch on its way to Kafka.
 type flight struct {
 	ids  []int64
@@ -455,7 +500,10 @@ func (r *Relay) send(ctx context.Context, batch []row) *flight {
 // prefix of its rows; it fails, after deleting that prefix, if any row was
 // not acknowledged.
 func (r *Relay) settle(ctx context.Context, conn *pgx.Conn, f *flight) (err error) {
-	<-f.done
+	if err := r.await(ctx, conn, f); err != nil {
+		f.end(err)
+		return err
+	}
 	defer func() { f.end(err) }()
 	done := f.ids
 	var firstErr error

@@ -25,6 +25,7 @@ import (
 
 	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/kafka"
+	pg "github.com/order-tracking/platform/pkg/postgres"
 	"github.com/order-tracking/platform/pkg/testinfra"
 	"github.com/order-tracking/platform/pkg/tracing"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
@@ -159,11 +160,17 @@ func (f *fixture) startRelayPolling(t *testing.T, pub outbox.Publisher, lockID i
 // interval is pollInterval).
 func (f *fixture) startRelayConfig(t *testing.T, pub outbox.Publisher, cfg outbox.Config) (stop func()) {
 	t.Helper()
+	return f.startRelayOn(t, f.pool, pub, cfg)
+}
+
+// startRelayOn is startRelayConfig over pool instead of f's.
+func (f *fixture) startRelayOn(t *testing.T, pool *pgxpool.Pool, pub outbox.Publisher, cfg outbox.Config) (stop func()) {
+	t.Helper()
 	cfg.Topic = f.topic
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = pollInterval
 	}
-	r, err := outbox.NewRelay(cfg, f.pool, pub, testLogger(t), f.wakeup)
+	r, err := outbox.NewRelay(cfg, pool, pub, testLogger(t), f.wakeup)
 	if err != nil {
 		t.Fatalf("cannot create relay: %v", err)
 	}
@@ -394,8 +401,9 @@ func TestIntegrationRelayWakeUp(t *testing.T) {
 			f.createTopic(t, p)
 			col := f.consume(t)
 			// A poll far beyond the test's deadline: only a wake-up gets
-			// the event out in time.
-			f.startRelayPolling(t, p, 0, time.Hour)
+			// the event out in time. The lease must outlast the silence
+			// between polls.
+			f.startRelayConfig(t, p, outbox.Config{PollInterval: time.Hour, LeaseTimeout: 3 * time.Hour})
 			store := f.store
 			if !tt.shared {
 				store = postgres.NewOrderStore(f.pool, postgres.StoreOptions{Source: "/orders-service-test"})
@@ -920,6 +928,61 @@ func TestIntegrationRelayLeaderElection(t *testing.T) {
 	}
 	if len(byID) != len(want) {
 		t.Errorf("got %d distinct events, want %d", len(byID), len(want))
+	}
+}
+
+// TestIntegrationRelayFrozenLeaderIsReplaced: the active relay freezes
+// (its database connection holds every byte, as SIGSTOP would): a standby
+// publishes within 15s, and the frozen one, once it runs again, publishes
+// nothing more, its session and lock gone.
+func TestIntegrationRelayFrozenLeaderIsReplaced(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, testinfra.KafkaBrokers(t))
+	p1, p2 := f.newProducer(t), f.newProducer(t)
+	f.createTopic(t, p1)
+	col := f.consume(t)
+	const lockID = 4712
+	cfg := outbox.Config{LockID: lockID, PollInterval: 200 * time.Millisecond, LeaseTimeout: 3 * time.Second}
+
+	url := f.pool.Config().ConnString()
+	proxy := testinfra.NewProxy(t, testinfra.Host(t, url))
+	frozenPool, err := pg.Open(t.Context(), proxy.Through(t, url), pg.PoolOptions{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(frozenPool.Close)
+	leader := &countingPublisher{pub: p1}
+	f.startRelayOn(t, frozenPool, leader, cfg)
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := f.lockHolders(t, lockID)
+		return n == 1, fmt.Sprintf("%d sessions hold the relay lock, want 1", n)
+	})
+	standby := &countingPublisher{pub: p2}
+	f.startRelayConfig(t, standby, cfg)
+
+	first := f.create(t, "before the freeze")
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) { return col.seenChanges([]change{{first.ID, 1}}) })
+	if got := leader.published.Load(); got != 1 {
+		t.Fatalf("the first relay published %d, want 1: it was not the leader", got)
+	}
+
+	proxy.Freeze()
+	frozenAt := time.Now()
+	second := f.create(t, "while the leader is frozen")
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) { return col.seenChanges([]change{{second.ID, 1}}) })
+	if took := time.Since(frozenAt); took > 15*time.Second {
+		t.Errorf("the standby published %s after the freeze, want within 15s", took.Round(time.Millisecond))
+	}
+
+	proxy.Thaw()
+	third := f.create(t, "after the thaw")
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) { return col.seenChanges([]change{{third.ID, 1}}) })
+	f.waitOutboxEmpty(t, 30*time.Second)
+	if got := leader.published.Load(); got != 1 {
+		t.Errorf("the relay that froze published %d in all, want only its 1 before the freeze", got)
+	}
+	if n := f.lockHolders(t, lockID); n != 1 {
+		t.Errorf("got %d sessions holding the relay lock, want 1", n)
 	}
 }
 
