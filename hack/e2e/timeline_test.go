@@ -3,7 +3,9 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,16 +60,54 @@ func TestIntegrationTimelineSurvivesRedisLoss(t *testing.T) {
 		})
 	}
 
-	// Every key of this platform's tracking data gone, as after a FLUSHALL.
 	rdb := goredis.NewClient(&goredis.Options{Addr: p.redisAddr})
 	defer rdb.Close()
-	keys, err := rdb.Keys(ctx, p.redisPrefix+"*").Result()
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("got keys %v (%v), want the platform's tracking keys", keys, err)
+	// flush deletes every key of this platform's tracking data, as a
+	// FLUSHALL would.
+	flush := func() {
+		t.Helper()
+		keys, err := rdb.Keys(ctx, p.redisPrefix+"*").Result()
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("got keys %v (%v), want the platform's tracking keys", keys, err)
+		}
+		if err := rdb.Del(ctx, keys...).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := rdb.Del(ctx, keys...).Err(); err != nil {
-		t.Fatal(err)
+	// stored counts the orders whose state Redis holds, without reading
+	// them through the API (which would fill them).
+	stored := func() int {
+		n := 0
+		for _, id := range ids {
+			if ok, _ := rdb.Exists(ctx, fmt.Sprintf("%sorder:{%d}", p.redisPrefix, id)).Result(); ok == 1 {
+				n++
+			}
+		}
+		return n
 	}
+
+	// `tracking-service rebuild` restores every order from orders-service.
+	flush()
+	cmd := exec.CommandContext(ctx, p.tracking.bin, "rebuild")
+	cmd.Env = p.tracking.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tracking-service rebuild: %v\n%s", err, out)
+	}
+	if n := stored(); n != len(ids) {
+		t.Errorf("after tracking-service rebuild: %d of %d orders in Redis, want all", n, len(ids))
+	}
+
+	// And so does a start on an empty Redis, by itself.
+	flush()
+	p.tracking.stop(t, syscall.SIGTERM)
+	p.tracking.start(t)
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		n := stored()
+		return n == len(ids), fmt.Sprintf("after a start on an empty Redis: %d of %d orders rebuilt", n, len(ids))
+	})
+
+	// Timelines come back from orders-service too, when read.
+	flush()
 	for _, id := range ids {
 		got, err := statuses(id)
 		if err != nil || !slices.Equal(got, want) {

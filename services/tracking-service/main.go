@@ -110,9 +110,47 @@ func (c *Config) Validate() error {
 // spec is tracking-service as pkg/service runs it: from main with the process's
 // signals, arguments and stderr, from the tests in-process.
 var spec = service.Spec[Config]{
-	Name:  name,
-	Log:   func(c Config) logging.Config { return c.Log },
-	Serve: serve,
+	Name:     name,
+	Log:      func(c Config) logging.Config { return c.Log },
+	Serve:    serve,
+	Commands: map[string]service.Func[Config]{"rebuild": rebuild},
+}
+
+// rebuild restores the read model from orders-service, without Kafka:
+// `tracking-service rebuild`, after Redis lost its data.
+func rebuild(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	redis.LogTo(logger)
+	client, err := newRedisClient(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	source, err := newSource(cfg)
+	if err != nil {
+		return err
+	}
+	store := redis.NewStore(client, redis.StoreOptions{KeyPrefix: cfg.Redis.KeyPrefix, TTL: cfg.TTL, Logger: logger})
+	return rebuildSince(ctx, tracking.NewService(store, source), cfg.TTL, logger)
+}
+
+// rebuildSince restores every order changed within ttl: the ones the read
+// model would still hold.
+func rebuildSince(ctx context.Context, svc *tracking.Service, ttl time.Duration, logger *slog.Logger) error {
+	since := time.Now().Add(-ttl)
+	start := time.Now()
+	n, err := svc.Rebuild(ctx, since)
+	if err != nil {
+		return fmt.Errorf("cannot rebuild tracking (%d orders restored): %w", n, err)
+	}
+	logger.Info("tracking rebuilt from orders-service", "orders", n, "since", since.UTC().Format(time.RFC3339), "took", time.Since(start))
+	return nil
+}
+
+// newSource is the client of orders-service, with the service's own
+// identity when auth is on.
+func newSource(cfg Config) (*orders.Client, error) {
+	return orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout,
+		cfg.Client.Transport(cfg.Auth, nil, http.DefaultTransport, auth.ScopeRead))
 }
 
 func main() { service.Main(spec) }
@@ -156,8 +194,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	store, eventStore := redis.NewStore(readers, opts), redis.NewStore(writers, opts)
 	// With auth on, reads from orders-service carry the service's own
 	// client-credentials token, which may read any order.
-	source, err := orders.NewClient(cfg.OrdersServiceURL, cfg.OrdersServiceTimeout,
-		cfg.Client.Transport(cfg.Auth, nil, http.DefaultTransport, auth.ScopeRead))
+	source, err := newSource(cfg)
 	if err != nil {
 		return err
 	}
@@ -200,6 +237,18 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	// A Redis that holds no order at all lost its data (or this is a first
+	// start): the read model is restored from orders-service in the
+	// background, beside the events, rather than order by order as clients
+	// ask. A failure is logged, not fatal: reads still fill what they miss.
+	if empty, err := eventStore.Empty(ctx); err == nil && empty {
+		g.Go(func() error {
+			if err := rebuildSince(gctx, tracking.NewService(eventStore, source), cfg.TTL, logger); err != nil && gctx.Err() == nil {
+				logger.Warn("cannot rebuild tracking at start", "error", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return consumer.Run(gctx) })
 	// Every (re)subscription resets the hub: changes published while the

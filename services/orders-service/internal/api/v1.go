@@ -135,6 +135,15 @@ func handleList(svc *orders.Service) httpapi.HandlerFunc {
 		if f.After, err = parseCursor(c.Query("cursor")); err != nil {
 			return err
 		}
+		if s := c.Query("updatedSince"); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return &orders.ValidationError{Fields: []orders.FieldError{{
+					Field: "updatedSince", Message: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z",
+				}}}
+			}
+			f.UpdatedSince = &t
+		}
 		// One extra row tells whether another page follows without a count.
 		f.Limit = limit + 1
 		os, err := svc.List(c.Request.Context(), who, f)

@@ -81,6 +81,8 @@ func TestIntegrationV1API(t *testing.T) {
 			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, wantCode: 415},
 		{name: "create with an empty owner", method: "POST", path: "/api/v1/orders", body: `{"customerName":"Ada","item":"book","quantity":1,"owner":""}`,
 			wantCode: 400, wantFields: []string{"owner"}},
+		{name: "list changed since a bad time", method: "GET", path: "/api/v1/orders?updatedSince=yesterday",
+			wantCode: 400, wantFields: []string{"updatedSince"}},
 		{name: "list by a malformed tracking code", method: "GET", path: "/api/v1/orders?trackingCode=trk_nope",
 			wantCode: 400, wantFields: []string{"trackingCode"}},
 		{name: "create as text/plain", method: "POST", path: "/api/v1/orders", body: `{"customerName":"Ada","item":"book","quantity":1}`,

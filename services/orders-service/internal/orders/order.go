@@ -88,6 +88,8 @@ type Filter struct {
 	CustomerName *string
 	Item         *string
 	Status       *Status
+	// UpdatedSince, when set, keeps the orders changed at or after it.
+	UpdatedSince *time.Time
 	After        int64
 	// Limit caps the number of results; 0 means no limit.
 	Limit int

@@ -433,6 +433,9 @@ func (s *OrderStore) page(ctx context.Context, f orders.Filter) ([]orders.Order,
 	if f.Status != nil {
 		add("status = $%d", string(*f.Status))
 	}
+	if f.UpdatedSince != nil {
+		add("updated_at >= $%d", *f.UpdatedSince)
+	}
 	q := "SELECT " + orderColumns + " FROM orders WHERE " + strings.Join(where, " AND ") + " ORDER BY id"
 	if f.Limit > 0 {
 		args = append(args, f.Limit)

@@ -410,6 +410,27 @@ func TestIntegrationEachPages(t *testing.T) {
 	}
 }
 
+// TestIntegrationEachUpdatedSince: the orders changed at or after a time.
+func TestIntegrationEachUpdatedSince(t *testing.T) {
+	s, pool := newStore(t)
+	old := create(t, s, "alice", "book", 1)
+	if _, err := pool.Exec(t.Context(), "UPDATE orders SET updated_at = now() - interval '2 days' WHERE id = $1", old.ID); err != nil {
+		t.Fatal(err)
+	}
+	recent := create(t, s, "bob", "book", 1)
+	since := time.Now().Add(-24 * time.Hour)
+	var got []int64
+	if err := s.Each(t.Context(), orders.Filter{UpdatedSince: &since}, func(o orders.Order) error {
+		got = append(got, o.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int64{recent.ID}) {
+		t.Errorf("got %v, want only %d, changed within the day", got, recent.ID)
+	}
+}
+
 // TestIntegrationEachStops: an error from the callback ends the list and
 // is returned as it is.
 func TestIntegrationEachStops(t *testing.T) {

@@ -117,6 +117,33 @@ func (c *Client) History(ctx context.Context, id int64) ([]tracking.StatusChange
 	return out, nil
 }
 
+// ChangedSince implements tracking.Source with GET
+// /api/v1/orders?updatedSince=, 200 orders a page.
+func (c *Client) ChangedSince(ctx context.Context, since time.Time, cursor string) ([]tracking.Order, string, error) {
+	u := c.base.JoinPath("api", "v1", "orders")
+	q := url.Values{"updatedSince": {since.UTC().Format(time.RFC3339Nano)}, "limit": {"200"}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	u.RawQuery = q.Encode()
+	var page struct {
+		Items      []order `json:"items"`
+		NextCursor string  `json:"nextCursor"`
+	}
+	if err := c.get(ctx, u, &page); err != nil {
+		return nil, "", err
+	}
+	out := make([]tracking.Order, 0, len(page.Items))
+	for _, o := range page.Items {
+		t, err := o.check(o.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, page.NextCursor, nil
+}
+
 // get reads u's JSON body into out: 404 is tracking.ErrNotFound, anything
 // but 200 wraps tracking.ErrUnavailable (a 401 or 403 too: the service's
 // own credentials are wrong, which no client of ours can fix).

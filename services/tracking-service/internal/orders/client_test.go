@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,35 @@ func TestHistory(t *testing.T) {
 				t.Errorf("got %+v, want SHIPPED at version 2, in UTC", h[1])
 			}
 		})
+	}
+}
+
+func TestChangedSince(t *testing.T) {
+	var gotQuery []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotQuery = append(gotQuery, r.URL.RawQuery)
+		if r.URL.Query().Get("cursor") == "" {
+			_, _ = w.Write([]byte(`{"items":[` + orderJSON + `],"nextCursor":"MTE"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"items":[]}`))
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	page, next, err := c.ChangedSince(t.Context(), since, "")
+	if err != nil || len(page) != 1 || page[0].ID != 11 || next != "MTE" {
+		t.Fatalf("first page: got %+v, %q, %v, want order 11 and cursor MTE", page, next, err)
+	}
+	page, next, err = c.ChangedSince(t.Context(), since, next)
+	if err != nil || len(page) != 0 || next != "" {
+		t.Fatalf("last page: got %+v, %q, %v, want an empty last page", page, next, err)
+	}
+	want := []string{"limit=200&updatedSince=2025-03-01T00%3A00%3A00Z", "cursor=MTE&limit=200&updatedSince=2025-03-01T00%3A00%3A00Z"}
+	if !slices.Equal(gotQuery, want) {
+		t.Errorf("got queries %q, want %q", gotQuery, want)
 	}
 }

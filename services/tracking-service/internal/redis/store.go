@@ -336,6 +336,19 @@ func (s *Store) AddHistory(ctx context.Context, id int64, h []tracking.StatusCha
 	return nil
 }
 
+// Empty implements tracking.Store: no order key under the prefix. The
+// scan stops at the first key, and an empty Redis answers at once.
+func (s *Store) Empty(ctx context.Context) (bool, error) {
+	iter := s.client.Scan(ctx, 0, s.prefix+"order:*", 1000).Iterator()
+	if iter.Next(ctx) {
+		return false, nil
+	}
+	if err := iter.Err(); err != nil {
+		return false, fmt.Errorf("%w: cannot scan for orders: %w", tracking.ErrUnavailable, err)
+	}
+	return true, nil
+}
+
 // IDByCode implements tracking.Store.
 func (s *Store) IDByCode(ctx context.Context, code string) (int64, error) {
 	id, err := s.client.Get(ctx, s.codeKey(code)).Int64()

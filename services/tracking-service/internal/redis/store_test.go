@@ -297,3 +297,17 @@ func TestIntegrationCheckWrite(t *testing.T) {
 		t.Fatalf("read-only: got %v, want the gate to fail", err)
 	}
 }
+
+// TestIntegrationEmpty: a prefix with no order is empty; one order is not.
+func TestIntegrationEmpty(t *testing.T) {
+	env := redistest.New(t, time.Hour)
+	if empty, err := env.Store.Empty(t.Context()); err != nil || !empty {
+		t.Fatalf("new prefix: got %v, %v, want empty", empty, err)
+	}
+	if _, err := env.Store.Apply(t.Context(), order(1, 1, "PENDING")); err != nil {
+		t.Fatal(err)
+	}
+	if empty, err := env.Store.Empty(t.Context()); err != nil || empty {
+		t.Fatalf("one order: got %v, %v, want not empty", empty, err)
+	}
+}

@@ -122,6 +122,9 @@ type Store interface {
 	// IDByCode returns the id of the order with tracking code code, or
 	// ErrNotFound when the store does not know the code.
 	IDByCode(ctx context.Context, code string) (int64, error)
+	// Empty reports whether the store holds no order at all: Redis lost
+	// its data, or this is a first start.
+	Empty(ctx context.Context) (bool, error)
 	// AddHistory adds the entries of h that the order's timeline lacks
 	// (by version), keeping those it has; it does nothing for an order
 	// whose state the store does not hold.
@@ -140,6 +143,10 @@ type Source interface {
 	// History returns the order's whole status timeline, oldest first,
 	// ErrNotFound, or an error wrapping ErrUnavailable.
 	History(ctx context.Context, id int64) ([]StatusChange, error)
+	// ChangedSince returns a page of the orders changed at or after since,
+	// in id order, from the page after cursor ("" is the first), and the
+	// cursor of the next page, "" after the last.
+	ChangedSince(ctx context.Context, since time.Time, cursor string) (page []Order, next string, err error)
 }
 
 // Service answers tracking queries and applies order events.
@@ -242,6 +249,32 @@ func (s *Service) History(ctx context.Context, id int64) ([]StatusChange, error)
 		return nil, err
 	}
 	return s.store.History(ctx, id)
+}
+
+// Rebuild stores the current state of every order changed at or after
+// since, read from the source page by page (not by replaying Kafka, whose
+// retention may not reach back that far), through the same version check
+// as events, so that it may run while events are applied. It returns how
+// many orders it read. Timelines are completed when they are read (see
+// History).
+func (s *Service) Rebuild(ctx context.Context, since time.Time) (int, error) {
+	n, cursor := 0, ""
+	for {
+		page, next, err := s.source.ChangedSince(ctx, since, cursor)
+		if err != nil {
+			return n, fmt.Errorf("cannot read orders changed since %s: %w", since.Format(time.RFC3339), err)
+		}
+		if len(page) > 0 {
+			if _, err := s.store.ApplyAll(ctx, page, false); err != nil {
+				return n, err
+			}
+		}
+		n += len(page)
+		if next == "" {
+			return n, nil
+		}
+		cursor = next
+	}
 }
 
 // whole reports whether h holds every version from 1 to version.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -85,6 +86,8 @@ func (m *memStore) History(_ context.Context, id int64) ([]StatusChange, error) 
 	return h, nil
 }
 
+func (m *memStore) Empty(context.Context) (bool, error) { return len(m.orders) == 0, nil }
+
 func (m *memStore) IDByCode(_ context.Context, code string) (int64, error) {
 	for id, o := range m.orders {
 		if o.TrackingCode == code {
@@ -121,6 +124,30 @@ func sourceHistory(o Order) []StatusChange {
 		h[v-1] = StatusChange{Status: status, At: o.UpdatedAt, Version: v}
 	}
 	return h
+}
+
+// ChangedSince pages through ids 1 to 9, two a page; since is ignored.
+func (f sourceFunc) ChangedSince(_ context.Context, _ time.Time, cursor string) ([]Order, string, error) {
+	from := int64(1)
+	if cursor != "" {
+		from, _ = strconv.ParseInt(cursor, 10, 64)
+	}
+	var page []Order
+	id := from
+	for ; id < 10 && len(page) < 2; id++ {
+		o, err := f(id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return nil, "", err
+		}
+		page = append(page, o)
+	}
+	if id >= 10 {
+		return page, "", nil
+	}
+	return page, strconv.FormatInt(id, 10), nil
 }
 
 // OrderByCode asks f for every id it might know; the tests' sources know
@@ -331,5 +358,42 @@ func TestApplyAllTrustsNoEventOfAForgottenOrder(t *testing.T) {
 				t.Errorf("got stored %+v (present %v), want %+v", stored, ok, tc.wantStored)
 			}
 		})
+	}
+}
+
+// TestRebuild: every order the source reports is stored, page after page,
+// through the version check: a newer state already stored stays.
+func TestRebuild(t *testing.T) {
+	known := map[int64]Order{
+		1: {ID: 1, Status: "PENDING", Version: 1},
+		2: {ID: 2, Status: "SHIPPED", Version: 3},
+		4: {ID: 4, Status: "DELIVERED", Version: 5},
+		7: {ID: 7, Status: "CONFIRMED", Version: 2},
+		9: {ID: 9, Status: "CANCELLED", Version: 2},
+	}
+	source := sourceFunc(func(id int64) (Order, error) {
+		if o, ok := known[id]; ok {
+			return o, nil
+		}
+		return Order{}, ErrNotFound
+	})
+	newer := Order{ID: 7, Status: "SHIPPED", Version: 3} // an event got here first
+	store := &memStore{orders: map[int64]Order{7: newer}}
+	n, err := NewService(store, source).Rebuild(t.Context(), time.Now().Add(-time.Hour))
+	if err != nil || n != len(known) {
+		t.Fatalf("got %d, %v, want %d orders read", n, err, len(known))
+	}
+	for id, o := range known {
+		want := o
+		if id == 7 {
+			want = newer
+		}
+		if got := store.orders[id]; got != want {
+			t.Errorf("order %d: got %+v, want %+v", id, got, want)
+		}
+	}
+	down := sourceFunc(func(int64) (Order, error) { return Order{}, ErrUnavailable })
+	if _, err := NewService(&memStore{orders: map[int64]Order{}}, down).Rebuild(t.Context(), time.Now()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("source down: got %v, want ErrUnavailable", err)
 	}
 }
