@@ -75,7 +75,7 @@ func (l *lazySource) Token() (*oauth2.Token, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.src == nil {
-		d, err := l.verifier.Discovery(l.ctx)
+		d, err := l.verifier.discover(l.ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -79,7 +79,7 @@ func (a *Authenticator) identify(r *http.Request) (Principal, error) {
 		return Principal{}, &httpapi.StatusError{
 			Status: http.StatusServiceUnavailable, Type: problemIdPDown, Title: "Identity provider unavailable",
 			Detail: "the token cannot be checked now: the identity provider is out of reach; retry later",
-			Header: http.Header{"Retry-After": {"5"}},
+			Header: httpapi.RetryAfter(httpapi.DefaultRetryAfter),
 		}
 	}
 	return p, nil
@@ -106,12 +106,6 @@ func Require(ctx context.Context, scope string) error {
 // scope (see Require).
 func RequireScope(scope string) httpapi.HandlerFunc {
 	return func(c *gin.Context) error { return Require(c.Request.Context(), scope) }
-}
-
-// Forbidden is the 403 of an identified principal asking for something
-// its identity does not allow, whatever the scopes, with why.
-func Forbidden(detail string) error {
-	return &httpapi.StatusError{Status: http.StatusForbidden, Type: problemForbidden, Title: "Forbidden", Detail: detail}
 }
 
 // Unauthenticated is the 401 of a request that needs a token and sent

@@ -238,17 +238,17 @@ func (v *Verifier) refresh(ctx context.Context) error {
 }
 
 func (v *Verifier) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
-	d, err := v.Discovery(ctx)
+	d, err := v.discover(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return v.fetchKeys(ctx, d.JWKSURI)
 }
 
-// Discovery returns the issuer's discovery document, fetched once. Its
+// discover returns the issuer's discovery document, fetched once. Its
 // issuer must be the configured one exactly (OIDC Discovery §4.3), or a
 // document served elsewhere could name keys of its choosing.
-func (v *Verifier) Discovery(ctx context.Context) (*discovery, error) {
+func (v *Verifier) discover(ctx context.Context) (*discovery, error) {
 	v.mu.Lock()
 	d := v.discovery
 	v.mu.Unlock()

@@ -25,10 +25,10 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// jsonContentType is what Encode sends when the caller chose no other type.
+// JSONContentType is what Encode sends when the caller chose no other type.
 // It is the value gin's own c.JSON sends, so that answers written by gin
 // (pkg/httpserver's, say) and by Encode cannot be told apart.
-const jsonContentType = "application/json; charset=utf-8"
+const JSONContentType = "application/json; charset=utf-8"
 
 // Encode writes v as JSON with status. A Content-Type set before, such as
 // application/problem+json, is kept; otherwise it is JSON in UTF-8.
@@ -44,7 +44,7 @@ func Encode(c *gin.Context, status int, v any) {
 		panic(fmt.Sprintf("cannot encode response: %v", err))
 	}
 	if c.Writer.Header().Get("Content-Type") == "" {
-		c.Header("Content-Type", jsonContentType)
+		c.Header("Content-Type", JSONContentType)
 	}
 	c.Status(status)
 	_, _ = c.Writer.Write(body)

@@ -71,6 +71,16 @@ type Responder struct {
 	RetryAfter time.Duration
 }
 
+// DefaultRetryAfter is what a 503 or a 429 of the services tells the
+// client to wait when nothing better is known: a dependency restarting, a
+// failover, a stream freeing up take seconds.
+const DefaultRetryAfter = 5 * time.Second
+
+// RetryAfter is a Retry-After header of d, in whole seconds.
+func RetryAfter(d time.Duration) http.Header {
+	return http.Header{"Retry-After": {strconv.FormatInt(int64(d/time.Second), 10)}}
+}
+
 // Guard adapts h to gin as a middleware: an error h returns is answered by
 // Error and stops the chain; nil lets the request go on. Checks every route
 // of a group shares (who is calling, how often) are guards, answered in
@@ -125,7 +135,7 @@ func (r Responder) Error(c *gin.Context, err error) {
 		}
 	}
 	if p.Status == http.StatusServiceUnavailable && r.RetryAfter > 0 && c.Writer.Header().Get("Retry-After") == "" {
-		c.Header("Retry-After", strconv.FormatInt(int64(r.RetryAfter/time.Second), 10))
+		c.Header("Retry-After", RetryAfter(r.RetryAfter).Get("Retry-After"))
 	}
 	r.Render(c, b)
 }

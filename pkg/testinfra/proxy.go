@@ -1,8 +1,12 @@
 package testinfra
 
 import (
+	"context"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -233,4 +237,29 @@ func Host(t testing.TB, u string) string {
 		t.Fatalf("testinfra: %q is not a URL with a host", u)
 	}
 	return parsed.Host
+}
+
+// Timed sends method url, with body as JSON when it is not empty, and
+// returns the answer's status and headers and how long it took to come; a
+// request unanswered within 10s fails the test. It is how the tests of a
+// frozen dependency check that every answer still comes in time.
+func Timed(t testing.TB, method, url, body string) (int, http.Header, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: no answer within 10s: %v", method, url, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header, time.Since(start)
 }

@@ -20,22 +20,14 @@ func TestIntegrationDatabaseFrozen(t *testing.T) {
 		"KAFKA_GROUP_ID": testinfra.UniqueName("notification-frozen-"),
 		"LOG_FORMAT":     "text",
 	}, nil)
-	get := func() (int, string, time.Duration) {
-		start := time.Now()
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(base + "/notifications?orderId=1")
-		if err != nil {
-			t.Fatalf("no answer within 10s: %v", err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode, resp.Header.Get("Retry-After"), time.Since(start)
-	}
+	url := base + "/notifications?orderId=1"
 	proxy.Freeze()
-	if code, retry, took := get(); code != http.StatusServiceUnavailable || retry == "" || took > 3*time.Second {
-		t.Errorf("frozen: got %d with Retry-After %q after %s, want 503 with Retry-After within 3s", code, retry, took.Round(time.Millisecond))
+	if code, h, took := testinfra.Timed(t, http.MethodGet, url, ""); code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || took > 3*time.Second {
+		t.Errorf("frozen: got %d with Retry-After %q after %s, want 503 with Retry-After within 3s", code, h.Get("Retry-After"), took.Round(time.Millisecond))
 	}
 	proxy.Thaw()
 	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
-		code, _, _ := get()
+		code, _, _ := testinfra.Timed(t, http.MethodGet, url, "")
 		return code == http.StatusOK, "GET /notifications after the thaw answered " + http.StatusText(code)
 	})
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,24 +42,10 @@ func TestIntegrationDatabaseFrozen(t *testing.T) {
 	}
 	for _, r := range requests {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, r.method, base+r.path, strings.NewReader(r.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			start := time.Now()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatalf("got no answer within 10s: %v", err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			took := time.Since(start)
-			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || took > answerBound {
-				t.Errorf("got %d with Retry-After %q after %s (%s), want 503 with Retry-After within %s",
-					resp.StatusCode, resp.Header.Get("Retry-After"), took.Round(time.Millisecond), body, answerBound)
+			code, h, took := testinfra.Timed(t, r.method, base+r.path, r.body)
+			if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || took > answerBound {
+				t.Errorf("got %d with Retry-After %q after %s, want 503 with Retry-After within %s",
+					code, h.Get("Retry-After"), took.Round(time.Millisecond), answerBound)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -27,7 +26,7 @@ import (
 func Register(r gin.IRouter, log *slog.Logger, deliveries notify.DeliveryLog, g guard.Guards) {
 	// Errors are problem+json, as on orders-service's /api/v1: a bad
 	// request is the shared table's 400, a log that cannot answer now 503.
-	errs := httpapi.Responder{Log: log, Render: httpapi.ProblemJSON, Map: mapError, RetryAfter: 5 * time.Second}
+	errs := httpapi.Responder{Log: log, Render: httpapi.ProblemJSON, Map: mapError, RetryAfter: httpapi.DefaultRetryAfter}
 	guarded := append(g.For(errs), errs.Guard(auth.RequireScope(auth.ScopeRead)))
 
 	r.GET("/notifications", append(guarded, errs.Handle(handleList(deliveries)))...)

@@ -51,12 +51,9 @@ func createOrder(c *gin.Context, svc *orders.Service, s shape, receipt func(orde
 	for k, v := range r.Header {
 		c.Header(k, v)
 	}
-	c.Data(r.Status, jsonContentType, r.Body)
+	c.Data(r.Status, httpapi.JSONContentType, r.Body)
 	return nil
 }
-
-// jsonContentType is the type of every JSON answer (httpapi.Encode's).
-const jsonContentType = "application/json; charset=utf-8"
 
 // jsonReceipt is the receipt of an answer with status and v as its JSON
 // body, plus header.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
@@ -35,14 +34,10 @@ type problem struct {
 	CurrentVersion *int64 `json:"currentVersion,omitempty"`
 }
 
-// retryAfter is what a 503 tells the client to wait: a database restart
-// or failover takes seconds.
-const retryAfter = 5 * time.Second
-
 // responder answers the errors of one of the two APIs; they differ only in
 // the body's shape.
 func responder(log *slog.Logger, render httpapi.Renderer) httpapi.Responder {
-	return httpapi.Responder{Log: log, Render: render, Map: mapError, Resource: "order", IDParam: "id", RetryAfter: retryAfter}
+	return httpapi.Responder{Log: log, Render: render, Map: mapError, Resource: "order", IDParam: "id", RetryAfter: httpapi.DefaultRetryAfter}
 }
 
 // mapError is orders-service's part of the error table (httpapi.Describe

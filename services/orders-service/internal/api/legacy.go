@@ -125,7 +125,7 @@ func (w *arrayWriter) add(v any) error {
 	}
 	sep := ","
 	if !w.started {
-		w.c.Header("Content-Type", jsonContentType)
+		w.c.Header("Content-Type", httpapi.JSONContentType)
 		w.c.Status(http.StatusOK)
 		w.started, sep = true, "["
 	}
@@ -140,7 +140,7 @@ func (w *arrayWriter) add(v any) error {
 // expect.
 func (w *arrayWriter) close() {
 	if !w.started {
-		w.c.Data(http.StatusOK, jsonContentType, []byte("[]"))
+		w.c.Data(http.StatusOK, httpapi.JSONContentType, []byte("[]"))
 		return
 	}
 	_, _ = w.c.Writer.WriteString("]")

@@ -68,12 +68,13 @@ func handleCreate(svc *orders.Service) httpapi.HandlerFunc {
 
 // handleGet serves GET /api/v1/orders/:id.
 func handleGet(svc *orders.Service) httpapi.HandlerFunc {
+	get := getOrder(svc)
 	return func(c *gin.Context) error {
 		id, err := parseID(c)
 		if err != nil {
 			return err
 		}
-		o, err := getOrder(svc)(c.Request.Context(), id)
+		o, err := get(c.Request.Context(), id)
 		if err != nil {
 			return err
 		}

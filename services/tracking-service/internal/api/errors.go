@@ -4,16 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
-
-// retryAfter is what a 503 tells the client to wait: the dependencies
-// behind one (Redis, orders-service) usually come back within seconds.
-const retryAfter = 5 * time.Second
 
 // responder answers every route's errors in the Spring Boot body the
 // original system's clients parse; the newer endpoints use it too, so a
@@ -21,7 +16,7 @@ const retryAfter = 5 * time.Second
 func responder(log *slog.Logger) httpapi.Responder {
 	return httpapi.Responder{
 		Log: log, Render: httpapi.SpringBoot, Map: mapError,
-		Resource: "order", IDParam: "id", RetryAfter: retryAfter,
+		Resource: "order", IDParam: "id", RetryAfter: httpapi.DefaultRetryAfter,
 	}
 }
 

@@ -41,13 +41,13 @@ func (s *streamCaps) acquire(client string) (release func(), err error) {
 		return nil, &httpapi.StatusError{
 			Status: http.StatusServiceUnavailable, Type: "/problems/too-many-streams", Title: "Too many streams",
 			Detail: "this instance serves as many event streams as it can; retry later",
-			Header: http.Header{"Retry-After": {"5"}},
+			Header: httpapi.RetryAfter(httpapi.DefaultRetryAfter),
 		}
 	case s.perClient > 0 && s.open[client] >= s.perClient:
 		return nil, &httpapi.StatusError{
 			Status: http.StatusTooManyRequests, Type: "/problems/too-many-streams", Title: "Too many streams",
 			Detail: "this client has as many event streams open as it may; close one first",
-			Header: http.Header{"Retry-After": {"5"}},
+			Header: httpapi.RetryAfter(httpapi.DefaultRetryAfter),
 		}
 	}
 	s.total++
