@@ -4,25 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpapi"
+	"github.com/order-tracking/platform/pkg/openapi/openapitest"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres"
 	"github.com/order-tracking/platform/services/orders-service/internal/postgres/postgrestest"
@@ -103,49 +98,13 @@ func do(t *testing.T, e http.Handler, method, target, body string, header map[st
 	return rec
 }
 
-var openAPI = sync.OnceValues(func() (*openapi3.T, error) {
-	doc, err := openapi3.NewLoader().LoadFromData(openAPIDocument)
-	if err != nil {
-		return nil, fmt.Errorf("cannot load openapi.json: %w", err)
-	}
-	return doc, nil
-})
-
-var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
-	doc, err := openAPI()
-	if err != nil {
-		return nil, err
-	}
-	return gorillamux.NewRouter(doc)
-})
+// openAPI is the embedded document, loaded and validated once for every
+// test of the package.
+var openAPI = openapitest.Once(openAPIDocument)
 
 func validateResponse(t *testing.T, method, target string, rec *httptest.ResponseRecorder) {
 	t.Helper()
-	if err := checkResponse(t, method, target, rec); err != nil {
-		t.Errorf("%s %s: response %d %s does not match openapi.json: %v", method, target, rec.Code, rec.Body, err)
-	}
-}
-
-// checkResponse validates rec as the answer to method and target.
-func checkResponse(t *testing.T, method, target string, rec *httptest.ResponseRecorder) error {
-	t.Helper()
-	router, err := openAPIRouter()
-	if err != nil {
-		t.Fatalf("cannot build OpenAPI router: %v", err)
-	}
-	req := httptest.NewRequestWithContext(t.Context(), method, target, nil)
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		return fmt.Errorf("no operation in openapi.json: %w", err)
-	}
-	return openapi3filter.ValidateResponse(t.Context(), &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 rec.Code,
-		Header:                 rec.Header(),
-		Body:                   io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
-		// Without it an undocumented status code would pass.
-		Options: &openapi3filter.Options{IncludeResponseStatus: true},
-	})
+	openAPI(t).Validate(t, method, target, rec)
 }
 
 // jsonObject decodes a JSON object response, numbers kept as json.Number so

@@ -11,6 +11,7 @@ import (
 
 	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpapi"
+	"github.com/order-tracking/platform/pkg/openapi"
 	"github.com/order-tracking/platform/services/orders-service/internal/orders"
 )
 
@@ -45,5 +46,5 @@ func Register(r gin.IRouter, log *slog.Logger, svc *orders.Service, g guard.Guar
 	vg.GET("/api/v1/orders/:id/history", v1.Handle(handleHistory(svc)))
 	vg.PATCH("/api/v1/orders/:id/status", v1.Handle(handleUpdateStatus(svc)))
 
-	r.GET("/openapi.json", handleOpenAPI(g.AuthEnabled()))
+	r.GET(openapi.Path, openapi.Handler(openAPIDocument, g.AuthEnabled()))
 }
