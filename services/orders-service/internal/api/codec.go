@@ -155,6 +155,7 @@ func decodeCreateOrder(r io.Reader, s shape) (orders.NewOrder, error) {
 	}
 	checkStorable(&v, "customerName", n.CustomerName)
 	checkStorable(&v, "item", n.Item)
+	checkStorable(&v, "owner", n.Owner)
 	if err := n.Validate(); err != nil {
 		var ve *orders.ValidationError
 		if !errors.As(err, &ve) {

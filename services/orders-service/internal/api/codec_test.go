@@ -40,6 +40,14 @@ func TestDecodeCreateOrder(t *testing.T) {
 		{name: "every field wrong", shape: v1Shape, body: `{"customerName":"","item":"` + strings.Repeat("x", 201) + `","quantity":0}`,
 			wantCode: 400, wantFields: []string{"customerName", "item", "quantity"}},
 		{name: "NUL in name", shape: legacyShape, body: `{"customerName":"A\u0000","item":"b"}`, wantCode: 400, wantFields: []string{"customerName"}},
+		// PostgreSQL cannot store it: a 400, not the 500 the insert would fail with.
+		{name: "NUL in owner", shape: v1Shape, body: `{"customerName":"Ada","item":"book","quantity":1,"owner":"a\u0000"}`,
+			wantCode: 400, wantFields: []string{"owner"}},
+		// Characters, not bytes, as openapi.json's maxLength and the orders table count.
+		{name: "owner of 255 characters", shape: v1Shape, body: `{"customerName":"Ada","item":"book","quantity":1,"owner":"` + strings.Repeat("é", 255) + `"}`,
+			want: orders.NewOrder{CustomerName: "Ada", Item: "book", Quantity: 1, Owner: strings.Repeat("é", 255)}},
+		{name: "owner of 256 characters", shape: v1Shape, body: `{"customerName":"Ada","item":"book","quantity":1,"owner":"` + strings.Repeat("x", 256) + `"}`,
+			wantCode: 400, wantFields: []string{"owner"}},
 		// encoding/json replaces invalid UTF-8 with U+FFFD, which is storable.
 		{name: "lone surrogate", shape: legacyShape, body: `{"customerName":"\ud800","item":"b"}`,
 			want: orders.NewOrder{CustomerName: "\uFFFD", Item: "b", Quantity: 1}},

@@ -214,8 +214,11 @@ func handleUpdateStatus(svc *orders.Service) httpapi.HandlerFunc {
 
 // parseIfMatch returns the version an If-Match header requires, nil when
 // there is no header or it is "*" (any current version). Our ETags are single
-// strong tags, so anything else (weak tags, lists) was not issued by us and
-// is refused as malformed rather than silently ignored.
+// strong tags of a version, as etag writes them, so anything else (weak tags,
+// lists, signs, leading zeros) was not issued by us and is refused as
+// malformed rather than silently ignored. A version has at most
+// maxVersionDigits digits: openapi.json says so, and it holds every version
+// an order can reach (one per change) while any such number fits an int64.
 func parseIfMatch(h http.Header) (*int64, error) {
 	vals := h.Values("If-Match")
 	if len(vals) == 0 {
@@ -226,13 +229,26 @@ func parseIfMatch(h http.Header) (*int64, error) {
 		return nil, nil
 	}
 	if len(vals) == 1 && len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' {
-		if n, err := strconv.ParseInt(v[1:len(v)-1], 10, 64); err == nil && n > 0 {
+		if digits := v[1 : len(v)-1]; len(digits) <= maxVersionDigits && digits[0] != '0' && allDigits(digits) {
+			n, _ := strconv.ParseInt(digits, 10, 64) // at most 18 digits: it fits
 			return &n, nil
 		}
 	}
 	return nil, &orders.ValidationError{Fields: []orders.FieldError{{
 		Field: "If-Match", Message: `must be an ETag of this API such as "3", or *`,
 	}}}
+}
+
+// maxVersionDigits bounds the digits of a version in an If-Match.
+const maxVersionDigits = 18
+
+func allDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func parseLimit(s string) (int, error) {

@@ -198,3 +198,53 @@ func TestIntegrationV1ListPagination(t *testing.T) {
 		})
 	}
 }
+
+// TestParseIfMatch: exactly the ETags etag writes, and *, pass; openapi.json
+// describes the same set (a quoted version of at most 18 digits, no leading
+// zero), so a fuzzer's schema-valid If-Match is never refused.
+func TestParseIfMatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		values  []string
+		want    int64 // 0: no version required
+		wantErr bool
+	}{
+		{name: "absent"},
+		{name: "any", values: []string{"*"}},
+		{name: "a version", values: []string{`"3"`}, want: 3},
+		{name: "spaces around", values: []string{` "3" `}, want: 3},
+		{name: "18 digits", values: []string{`"999999999999999999"`}, want: 999999999999999999},
+		{name: "19 digits", values: []string{`"1000000000000000000"`}, wantErr: true},
+		{name: "past int64", values: []string{`"99999999999999999999"`}, wantErr: true},
+		{name: "leading zero", values: []string{`"03"`}, wantErr: true},
+		{name: "zero", values: []string{`"0"`}, wantErr: true},
+		{name: "plus sign", values: []string{`"+3"`}, wantErr: true},
+		{name: "minus sign", values: []string{`"-3"`}, wantErr: true},
+		{name: "unquoted", values: []string{`3`}, wantErr: true},
+		{name: "weak", values: []string{`W/"3"`}, wantErr: true},
+		{name: "empty tag", values: []string{`""`}, wantErr: true},
+		{name: "a list", values: []string{`"3", "4"`}, wantErr: true},
+		{name: "two fields", values: []string{`"3"`, `"4"`}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.values {
+				h.Add("If-Match", v)
+			}
+			got, err := parseIfMatch(h)
+			switch {
+			case tc.wantErr && err == nil:
+				t.Fatalf("got version %v, want an error", *got)
+			case !tc.wantErr && err != nil:
+				t.Fatalf("got error %v, want none", err)
+			case tc.wantErr:
+				return
+			case tc.want == 0 && got != nil:
+				t.Errorf("got version %d, want none", *got)
+			case tc.want != 0 && (got == nil || *got != tc.want):
+				t.Errorf("got version %v, want %d", got, tc.want)
+			}
+		})
+	}
+}

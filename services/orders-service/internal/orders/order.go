@@ -6,6 +6,7 @@ package orders
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 )
 
 // Order is one customer order. Version grows by one with every change and is
@@ -43,7 +44,9 @@ const (
 	MaxNameLength = 200
 	MinQuantity   = 1
 	MaxQuantity   = 10000
-	// MaxOwnerLength bounds a subject: OIDC allows 255 ASCII characters.
+	// MaxOwnerLength bounds a subject, in characters: OIDC allows 255
+	// ASCII characters, and an owner named by an orders:write caller is
+	// held to the same number, as the orders table's check does.
 	MaxOwnerLength = 255
 )
 
@@ -56,8 +59,8 @@ func (n NewOrder) Validate() error {
 	if n.Quantity < MinQuantity || n.Quantity > MaxQuantity {
 		v.Add("quantity", "must be an integer from 1 to 10000")
 	}
-	if len(n.Owner) > MaxOwnerLength {
-		v.Add("owner", "must be at most 255 bytes")
+	if utf8.RuneCountInString(n.Owner) > MaxOwnerLength {
+		v.Add("owner", "must be at most 255 characters")
 	}
 	return v.OrNil()
 }
