@@ -334,7 +334,8 @@ func readEvents(ctx context.Context, r io.Reader, out chan<- sseEvent) {
 }
 
 // next returns the next event that is not a comment, failing the test if
-// none comes within timeout or the stream ends.
+// none comes within timeout or the stream ends, or if the OpenAPI document
+// does not allow it.
 func (s *sseStream) next(t *testing.T, timeout time.Duration) sseEvent {
 	t.Helper()
 	deadline := time.After(timeout)
@@ -345,6 +346,7 @@ func (s *sseStream) next(t *testing.T, timeout time.Duration) sseEvent {
 				t.Fatal("stream ended, want an event")
 			}
 			if e.comment == "" {
+				checkEvent(t, e)
 				return e
 			}
 		case <-deadline:

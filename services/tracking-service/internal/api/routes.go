@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/order-tracking/platform/pkg/guard"
+	"github.com/order-tracking/platform/pkg/openapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -56,4 +57,6 @@ func Register(r gin.IRouter, log *slog.Logger, svc *tracking.Service, changes *h
 		func(_ target, h []tracking.StatusChange) any { return history(h) })))
 	g.GET("/track/:id/events", errs.Handle(handleEvents(svc, changes, opts.Heartbeat,
 		newStreamCaps(opts.MaxStreams, opts.MaxStreamsPerClient))))
+
+	r.GET(openapi.Path, openapi.Handler(openAPIDocument, opts.Guards.AuthEnabled()))
 }

@@ -20,10 +20,13 @@ func newEngine(t *testing.T, svc *tracking.Service) *gin.Engine {
 	return e
 }
 
+// get sends GET target to h and checks the answer against the OpenAPI
+// document, so every handler test also tests the document.
 func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, target, nil))
+	openAPI(t).Validate(t, http.MethodGet, target, rec)
 	return rec
 }
 
