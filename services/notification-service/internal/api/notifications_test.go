@@ -42,12 +42,14 @@ func newHandler(t *testing.T, deliveries notify.DeliveryLog, logs io.Writer) htt
 	return srv.Handler()
 }
 
-// get sends GET target to h, checks that the answer has Content-Type
-// wantType, decodes its body into out and returns its status.
+// get sends GET target to h, checks the answer against the OpenAPI
+// document and that it has Content-Type wantType, decodes its body into out
+// and returns its status.
 func get(t *testing.T, h http.Handler, target, wantType string, out any) int {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	openAPI(t).Validate(t, http.MethodGet, target, rec)
 	if ct := rec.Header().Get("Content-Type"); ct != wantType {
 		t.Errorf("got Content-Type %q, want %q", ct, wantType)
 	}

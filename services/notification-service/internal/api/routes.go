@@ -12,6 +12,7 @@ import (
 	"github.com/order-tracking/platform/pkg/auth"
 	"github.com/order-tracking/platform/pkg/guard"
 	"github.com/order-tracking/platform/pkg/httpapi"
+	"github.com/order-tracking/platform/pkg/openapi"
 	"github.com/order-tracking/platform/services/notification-service/internal/notify"
 )
 
@@ -30,6 +31,8 @@ func Register(r gin.IRouter, log *slog.Logger, deliveries notify.DeliveryLog, g 
 	guarded := append(g.For(errs), errs.Guard(auth.RequireScope(auth.ScopeRead)))
 
 	r.GET("/notifications", append(guarded, errs.Handle(handleList(deliveries)))...)
+
+	r.GET(openapi.Path, openapi.Handler(openAPIDocument, g.AuthEnabled()))
 }
 
 // mapError is notification-service's part of the error table.
