@@ -34,8 +34,9 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: ## Run every check, one after another, stopping at the first failure: test-go, fuzz, loadtest-smoke, verify, cluster-test
+test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, fuzz, loadtest-smoke, verify, cluster-test
 	@$(MAKE) --no-print-directory test-go
+	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory loadtest-smoke
 	@$(MAKE) --no-print-directory verify
@@ -44,6 +45,10 @@ test: ## Run every check, one after another, stopping at the first failure: test
 .PHONY: test-go
 test-go: up ## Run every Go test of every module (go test -race) against the real local infrastructure
 	@$(WITH_ENV) for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
+
+.PHONY: api-fuzz
+api-fuzz: ## Fuzz each service's API against the OpenAPI document it serves: schemathesis (pinned, from PyPI, in a cached virtualenv), every check, EXAMPLES=100 cases per operation
+	@hack/apifuzz.sh
 
 .PHONY: fuzz
 fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)

@@ -101,11 +101,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   lt_stop_services
-  if [ "$started_services" = 1 ]; then
-    lt_drop_db "$APP_DB"
-    redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR#*:}" --scan --pattern "$KEY_PREFIX*" 2>/dev/null |
-      xargs -r -n 1000 redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR#*:}" UNLINK >/dev/null 2>&1 || true
-  fi
+  if [ "$started_services" = 1 ]; then lt_stop_platform "$APP_DB" "$KEY_PREFIX"; fi
   if [ "$created_pgbench_db" = 1 ]; then lt_drop_db "$PGBENCH_DB"; fi
   rm -rf "$BIN" "$LT_RUN_DIR"/*.ids
   exit "$rc"
@@ -167,12 +163,7 @@ fi
 if [ -z "${URL:-}" ]; then
   lt_log "starting the services on :$ORDERS_PORT :$TRACKING_PORT :$NOTIFICATION_PORT"
   started_services=1
-  lt_start_orders "$BIN" "$APP_DB" "$ORDERS_PORT" # first: it creates the topic the consumers subscribe to
-  lt_start tracking-service "$BIN" "${LT_ENV[@]}" "HTTP_PORT=$TRACKING_PORT" "ORDERS_SERVICE_URL=$ORDERS_URL" \
-    KAFKA_GROUP_ID=loadtest-tracking "REDIS_KEY_PREFIX=$KEY_PREFIX" TRACKING_TTL=1h
-  lt_start notification-service "$BIN" "${LT_ENV[@]}" "HTTP_PORT=$NOTIFICATION_PORT" KAFKA_GROUP_ID=loadtest-notification
-  lt_wait_ready tracking-service "$TRACKING_URL" 60
-  lt_wait_ready notification-service "$NOTIFICATION_URL" 60
+  lt_start_platform "$BIN" "$APP_DB" "$ORDERS_PORT" "$TRACKING_PORT" "$NOTIFICATION_PORT" "$KEY_PREFIX"
 fi
 
 # metric_sum URL NAME adds up every series of metric NAME at URL/metrics

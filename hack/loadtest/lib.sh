@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# lib.sh: what hack/loadtest.sh and hack/profile.sh share: wrk and the
+# lib.sh: what hack/loadtest.sh, hack/profile.sh and hack/apifuzz.sh share: wrk and the
 # harness's programs, scratch databases, and services started in the
 # background and stopped again. Sourced from the repository root; every name
 # starts with lt_. The caller sets LT_RUN_DIR (logs and results) first.
@@ -13,8 +13,10 @@ declare -A LT_START_ARGS=() # each service's settings, by name, for lt_time_star
 # so that a `make run` beside them neither receives nor steals their events.
 LT_TOPIC=loadtest.order-events
 
-lt_log() { printf '[loadtest %3ds] %s\n' "$SECONDS" "$*" >&2; }
-lt_die() { printf '[loadtest] error: %s\n' "$*" >&2; exit 1; }
+# LT_TAG names the script in what it prints (hack/apifuzz.sh sets its own).
+LT_TAG=${LT_TAG:-loadtest}
+lt_log() { printf '[%s %3ds] %s\n' "$LT_TAG" "$SECONDS" "$*" >&2; }
+lt_die() { printf '[%s] error: %s\n' "$LT_TAG" "$*" >&2; exit 1; }
 
 # lt_need_wrk installs Debian's wrk when it is missing, as hack/devenv.sh
 # installs the servers: with apt-get, as root.
@@ -50,6 +52,13 @@ lt_fresh_db() {
 }
 
 lt_drop_db() { psql "$DATABASE_URL" -qX -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null 2>&1 || true; }
+
+# lt_drop_keys PREFIX deletes every Redis key (at REDIS_ADDR) starting with
+# PREFIX: what a tracking-service started with REDIS_KEY_PREFIX=PREFIX left.
+lt_drop_keys() {
+  redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR#*:}" --scan --pattern "$1*" 2>/dev/null |
+    xargs -r -n 1000 redis-cli -h "${REDIS_ADDR%:*}" -p "${REDIS_ADDR#*:}" UNLINK >/dev/null 2>&1 || true
+}
 
 # lt_seconds DURATION: pgbench and pprof want whole seconds (30s, 2m or 45).
 lt_seconds() {
@@ -121,6 +130,31 @@ lt_start_orders() {
     AUTH_MODE=off RATE_LIMIT_PER_SECOND=0 SSE_MAX_STREAMS=0 SSE_MAX_STREAMS_PER_CLIENT=0)
   lt_start orders-service "$bin" "${LT_ENV[@]}" "HTTP_PORT=$port" "$@"
   lt_wait_ready orders-service "http://127.0.0.1:$port" 60
+}
+
+# lt_start_platform BIN_DIR NAME ORDERS_PORT TRACKING_PORT NOTIFICATION_PORT
+# KEY_PREFIX starts the three services on those ports as the harness runs
+# them: orders-service first, over a new empty database NAME (it creates the
+# topic the consumers subscribe to), then tracking-service, reading from that
+# orders-service and keeping its Redis keys under KEY_PREFIX, and
+# notification-service, in consumer groups NAME-tracking and
+# NAME-notification; it waits until all three are ready.
+lt_start_platform() {
+  local bin=$1 name=$2 orders=$3 tracking=$4 notification=$5 prefix=$6
+  lt_start_orders "$bin" "$name" "$orders"
+  lt_start tracking-service "$bin" "${LT_ENV[@]}" "HTTP_PORT=$tracking" "ORDERS_SERVICE_URL=http://127.0.0.1:$orders" \
+    "KAFKA_GROUP_ID=$name-tracking" "REDIS_KEY_PREFIX=$prefix" TRACKING_TTL=1h
+  lt_start notification-service "$bin" "${LT_ENV[@]}" "HTTP_PORT=$notification" "KAFKA_GROUP_ID=$name-notification"
+  lt_wait_ready tracking-service "http://127.0.0.1:$tracking" 60
+  lt_wait_ready notification-service "http://127.0.0.1:$notification" 60
+}
+
+# lt_stop_platform NAME KEY_PREFIX stops what lt_start_platform started and
+# removes what it left: the database NAME and the Redis keys under KEY_PREFIX.
+lt_stop_platform() {
+  lt_stop_services
+  lt_drop_db "$1"
+  lt_drop_keys "$2"
 }
 
 # lt_wait_ready NAME URL SECONDS [HINT] waits for URL/readyz to answer 200;
