@@ -34,9 +34,10 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, fuzz, loadtest-smoke, verify, cluster-test
+test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, chaos-smoke, fuzz, loadtest-smoke, verify, cluster-test
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory api-fuzz
+	@$(MAKE) --no-print-directory chaos-smoke
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory loadtest-smoke
 	@$(MAKE) --no-print-directory verify
@@ -53,6 +54,14 @@ api-fuzz: ## Fuzz each service's API against the OpenAPI document it serves: sch
 .PHONY: fuzz
 fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)
 	@cd services/orders-service && go test -run '^$$' -fuzz '^FuzzDecodeCreateOrder$$' -fuzztime $(FUZZTIME) ./internal/api/
+
+.PHONY: chaos
+chaos: ## The fault suite: every fault in docs/reliability.md, one at a time, against the platform under load on infrastructure of its own (~10 min); a passing run writes its table into docs/reliability.md
+	@hack/chaos.sh all
+
+.PHONY: chaos-smoke
+chaos-smoke: ## The fault suite's subset that make test runs: six faults, Redis data loss and a frozen Redis among them (~2 min)
+	@hack/chaos.sh smoke
 
 .PHONY: loadtest
 loadtest: ## Load-test the platform (wrk, the freshness probe, pgbench and redis-benchmark for ratios); DURATION=30s CONNECTIONS="16 64", URL= for running services; see docs/performance.md
@@ -98,7 +107,7 @@ undeploy: ## Remove what make deploy installed (keeps volumes and CRDs)
 
 .PHONY: lint
 lint: ## go vet and gofmt over every module, the load harness (hack/loadtest) included
-	@for m in $(MODULES); do (cd $$m && go vet ./...); done
+	@for m in $(MODULES); do (cd $$m && go vet -tags chaos ./...); done
 	@cd $(LOADTEST) && GOWORK=off go vet ./...
 	@out=$$(gofmt -l $(MODULES) $(LOADTEST)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

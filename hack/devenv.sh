@@ -6,6 +6,9 @@
 #   hack/devenv.sh status   say what answers
 #   hack/devenv.sh env      print the connection settings as `export` lines
 #   hack/devenv.sh stop-kafka | start-kafka   (used by tests that take the broker away)
+#   hack/devenv.sh pids postgres|redis|kafka   the server's process ids, one a line (the fault suite
+#                                              signals them); PostgreSQL's postmaster comes first
+#   hack/devenv.sh crash-restart-postgres      an immediate (crash) shutdown, then a start with recovery
 #
 # Idempotent: a server that already answers on its port is reused, whoever started it.
 # Ports move with PGPORT, REDIS_PORT and KAFKA_PORT; state lives in DEVENV_DIR (default .devenv/,
@@ -221,6 +224,26 @@ status() {
   return $rc
 }
 
+# pids SERVER prints the process ids of one of the servers `up` started.
+pids() {
+  case ${1:-} in
+    postgres)
+      local pm; pm=$(head -n 1 "$DEVENV_DIR/postgres/postmaster.pid" 2>/dev/null) || die "PostgreSQL is not running from $DEVENV_DIR"
+      echo "$pm"; pgrep -P "$pm" || true ;;
+    redis) cat "$DEVENV_DIR/redis/redis.pid" 2>/dev/null || die "Redis is not running from $DEVENV_DIR" ;;
+    kafka) cat "$DEVENV_DIR/kafka/kafka.pid" 2>/dev/null || die "Kafka is not running from $DEVENV_DIR" ;;
+    *) die "usage: $0 pids postgres|redis|kafka" ;;
+  esac
+}
+
+# crash_restart_postgres stops PostgreSQL as a crash would (no checkpoint; every
+# session cut), then starts it again with the options of its last start.
+crash_restart_postgres() {
+  as_pg_owner "$(pg_bindir)/pg_ctl" -D "$DEVENV_DIR/postgres" -l "$DEVENV_DIR/postgres/server.log" \
+    -m immediate -w -t 60 restart >/dev/null
+  wait_for PostgreSQL 60 pg_ready
+}
+
 case ${1:-} in
   up)
     install_missing
@@ -235,5 +258,7 @@ case ${1:-} in
   env) print_env ;;
   stop-kafka) down_kafka ;;
   start-kafka) install_missing; mkdir -p "$DEVENV_DIR"; up_kafka ;;
-  *) echo "usage: $0 up|down|status|env|stop-kafka|start-kafka" >&2; exit 2 ;;
+  pids) pids "${2:-}" ;;
+  crash-restart-postgres) crash_restart_postgres ;;
+  *) echo "usage: $0 up|down|status|env|stop-kafka|start-kafka|pids SERVER|crash-restart-postgres" >&2; exit 2 ;;
 esac

@@ -302,6 +302,53 @@ func events(os []*order) int {
 	return n
 }
 
+// poison returns n records no consumer can handle, of four kinds in turn:
+// not JSON, an unknown event type, an event without its fields, a JSON
+// array.
+func poison(n int) []ckafka.Message {
+	kinds := []ckafka.Message{
+		{Value: []byte(`{not json`)},
+		{Value: []byte(`{"eventId":"3b0c6f5e-6f7e-4f59-9d77-0d8a4a1c2f10","eventType":"OrderShreddedEvent","orderId":1,"version":1}`),
+			Headers: []ckafka.Header{{Key: "ce_type", Value: []byte("OrderShreddedEvent")}}},
+		{Value: []byte(`{"eventType":"OrderCreatedEvent"}`)},
+		{Value: []byte(`[]`)},
+	}
+	out := make([]ckafka.Message, n)
+	for i := range out {
+		out[i] = kinds[i%len(kinds)]
+		out[i].Key = fmt.Appendf(nil, "poison-%d", i)
+	}
+	return out
+}
+
+// produce writes records to topic and waits until the broker acknowledged
+// each.
+func produce(t *testing.T, brokers, topic string, records []ckafka.Message) {
+	t.Helper()
+	prod, err := ckafka.NewProducer(&ckafka.ConfigMap{"bootstrap.servers": brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	acks := make(chan ckafka.Event, len(records))
+	for _, m := range records {
+		m.TopicPartition = ckafka.TopicPartition{Topic: &topic, Partition: ckafka.PartitionAny}
+		if err := prod.Produce(&m, acks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range records {
+		select {
+		case ev := <-acks:
+			if m := ev.(*ckafka.Message); m.TopicPartition.Error != nil {
+				t.Fatalf("record not written: %v", m.TopicPartition.Error)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("records not acknowledged within 30s")
+		}
+	}
+}
+
 // dlt returns the messages in the dead-letter topic so far.
 func (p *platform) dlt(t *testing.T) []*ckafka.Message {
 	t.Helper()
@@ -434,40 +481,7 @@ func TestIntegrationPlatform(t *testing.T) {
 	})
 
 	t.Run("poison messages are dead-lettered and do not block", func(t *testing.T) {
-		prod, err := ckafka.NewProducer(&ckafka.ConfigMap{"bootstrap.servers": p.brokers})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer prod.Close()
-		poison := []struct {
-			value   string
-			headers []ckafka.Header
-		}{
-			{`{not json`, nil},
-			{`{"eventId":"3b0c6f5e-6f7e-4f59-9d77-0d8a4a1c2f10","eventType":"OrderShreddedEvent","orderId":1,"version":1}`, []ckafka.Header{{Key: "ce_type", Value: []byte("OrderShreddedEvent")}}},
-			{`{"eventType":"OrderCreatedEvent"}`, nil},
-			{`[]`, nil},
-		}
-		reports := make(chan ckafka.Event, 20)
-		for i := range 20 {
-			m := poison[i%len(poison)]
-			if err := prod.Produce(&ckafka.Message{
-				TopicPartition: ckafka.TopicPartition{Topic: &p.topic, Partition: ckafka.PartitionAny},
-				Key:            []byte(fmt.Sprint(i)), Value: []byte(m.value), Headers: m.headers,
-			}, reports); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for range 20 {
-			select {
-			case ev := <-reports:
-				if m := ev.(*ckafka.Message); m.TopicPartition.Error != nil {
-					t.Fatalf("poison message not delivered: %v", m.TopicPartition.Error)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("poison messages not acknowledged within 30s")
-			}
-		}
+		produce(t, p.brokers, p.topic, poison(20))
 		os := p.drive(t, ctx, 1000, 10, 2)
 		all = append(all, os...)
 		p.verify(t, ctx, os)
