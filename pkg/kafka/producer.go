@@ -86,6 +86,9 @@ func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
 	if cfg.ClientID != "" {
 		cm["client.id"] = cfg.ClientID
 	}
+	// Extra comes last, so a setting the struct lacks can still refine
+	// the security ones (ssl.endpoint.identification.algorithm, say).
+	cfg.Security.apply(cm)
 	for k, v := range cfg.Extra {
 		cm[k] = v
 	}
