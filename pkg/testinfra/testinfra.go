@@ -60,6 +60,33 @@ func KafkaBrokers(t testing.TB) string {
 	return v
 }
 
+// KafkaSASL is the local broker's SASL_SSL listener, as hack/devenv.sh
+// sets it up: SCRAM-SHA-512 users named after the services, with ACLs.
+type KafkaSASL struct {
+	// Brokers is the listener's bootstrap list (KAFKA_SASL_SSL_BROKERS).
+	Brokers string
+	// CALocation is the PEM file of the CA that signed the broker's
+	// certificate (KAFKA_SASL_SSL_CA).
+	CALocation string
+	// Password is the service users' password (KAFKA_SASL_DEVENV_PASSWORD).
+	Password string
+}
+
+// KafkaSASLListener returns the SASL_SSL listener's settings after
+// checking that it answers.
+func KafkaSASLListener(t testing.TB) KafkaSASL {
+	t.Helper()
+	s := KafkaSASL{
+		Brokers:    lookup(t, "KAFKA_SASL_SSL_BROKERS"),
+		CALocation: lookup(t, "KAFKA_SASL_SSL_CA"),
+		Password:   lookup(t, "KAFKA_SASL_DEVENV_PASSWORD"),
+	}
+	for b := range strings.SplitSeq(s.Brokers, ",") {
+		reachable(t, "KAFKA_SASL_SSL_BROKERS", strings.TrimSpace(b))
+	}
+	return s
+}
+
 // NewDatabase creates an empty database with a unique name on the server of
 // DATABASE_URL and returns its URL: same host, user and options, different
 // database. The database is dropped when the test ends, even if a
