@@ -110,8 +110,26 @@ as_pg_owner() {
 
 pg_ready() { psql "$(database_url)" -Atqc 'select 1' 2>/dev/null | grep -q 1; }
 
+# pg_password_auth makes the database password_auth ask for passwords (scram-sha-256) where every
+# other one trusts loopback, and lets the orders role create roles: the test of passwords that
+# URLs cannot hold unescaped (pkg/postgres) logs in there as a role of its own. Applied to an
+# existing data directory too, on its next up; a no-op when already there.
+pg_password_auth() {
+  local hba=$DEVENV_DIR/postgres/pg_hba.conf
+  [ -f "$hba" ] || return 0 # a server that is not ours: leave its configuration alone
+  # The line is added last, so once it is there the rest is too.
+  grep -q '^host password_auth ' "$hba" && return
+  local admin="postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable"
+  psql "$admin" -Atqc "select 1 from pg_database where datname='password_auth'" | grep -q 1 ||
+    psql "$admin" -qc "create database password_auth" >/dev/null
+  psql "$admin" -qc "alter role $PG_USER createrole" >/dev/null
+  # First match wins in pg_hba.conf, so the line goes above the trust lines.
+  as_pg_owner sed -i '1i host password_auth all 127.0.0.1/32 scram-sha-256' "$hba"
+  psql "$admin" -Atqc "select pg_reload_conf()" >/dev/null
+}
+
 up_postgres() {
-  if pg_ready; then log "PostgreSQL answers on :$PGPORT, reusing it"; return; fi
+  if pg_ready; then log "PostgreSQL answers on :$PGPORT, reusing it"; pg_password_auth; return; fi
   port_open "$PGPORT" && die "port $PGPORT is taken by a server that is not our PostgreSQL (set PGPORT to move ours)"
   local bin data=$DEVENV_DIR/postgres
   bin=$(pg_bindir)
@@ -128,6 +146,7 @@ up_postgres() {
     psql "$admin" -qc "create role $PG_USER login createdb" >/dev/null
   psql "$admin" -Atqc "select 1 from pg_database where datname='$PG_DB'" | grep -q 1 ||
     psql "$admin" -qc "create database $PG_DB owner $PG_USER" >/dev/null
+  pg_password_auth
   wait_for PostgreSQL 30 pg_ready || exit 1
 }
 

@@ -2,12 +2,13 @@ package kafka
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/order-tracking/platform/pkg/config"
 )
 
 // Security protocols librdkafka knows (security.protocol), as Kafka names
@@ -32,24 +33,6 @@ var (
 	mechanisms = []string{MechanismSCRAMSHA512, MechanismSCRAMSHA256, MechanismPlain}
 )
 
-// Secret is a string that does not show itself: printed with fmt or logged
-// with slog it reads "[redacted]", so a config dumped into a log or an
-// error does not carry the password along.
-type Secret string
-
-// String hides the value.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString hides the value from %#v too.
-func (Secret) GoString() string { return `"[redacted]"` }
-
-// MarshalText hides the value from encoding/json and the like, which slog's
-// JSON handler uses for a struct holding a Secret.
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
-// LogValue hides the value from slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
-
 // Security says how a client authenticates to the brokers and checks their
 // certificates. The zero value is PLAINTEXT, the local broker's default
 // listener. On Kubernetes the values come from the Secrets Strimzi creates:
@@ -64,7 +47,7 @@ type Security struct {
 	// Username is the SASL user, the KafkaUser's name on Strimzi.
 	Username string `env:"KAFKA_SASL_USERNAME"`
 	// Password is the SASL user's password. Never logged.
-	Password Secret `env:"KAFKA_SASL_PASSWORD"`
+	Password config.Secret `env:"KAFKA_SASL_PASSWORD"`
 	// CALocation is a PEM file of the CA that signed the brokers'
 	// certificates (ssl.ca.location), with SSL or SASL_SSL. Empty means
 	// the system's trust store.

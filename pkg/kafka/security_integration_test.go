@@ -11,6 +11,7 @@ import (
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/testinfra"
 )
@@ -31,7 +32,7 @@ func saslSecurity(l testinfra.KafkaSASL, user, password string) kafka.Security {
 		Protocol:   kafka.ProtocolSASLSSL,
 		Mechanism:  kafka.MechanismSCRAMSHA512,
 		Username:   user,
-		Password:   kafka.Secret(password),
+		Password:   config.Secret(password),
 		CALocation: l.CALocation,
 	}
 }
