@@ -254,3 +254,27 @@ func firstError(errs map[string]ckafka.Error) error {
 	}
 	return nil
 }
+
+// TestIntegrationSASLConsumerRefusedOtherGroup checks that a consumer user
+// may not join another service's group: tracking-service's user in
+// notification-service's groups is refused, and the consumer says so in
+// its log within a bound rather than waiting silently.
+func TestIntegrationSASLConsumerRefusedOtherGroup(t *testing.T) {
+	l := testinfra.KafkaSASLListener(t)
+	ensureSASLTopics(t, testinfra.KafkaBrokers(t))
+	var logged testinfra.Buffer
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers: l.Brokers, GroupID: testinfra.UniqueName("notification-service-sasl-test-"), Topic: saslTopic,
+		DeadLetterTopic: saslDLTTopic, Security: saslSecurity(l, "tracking-service", l.Password),
+	}, nopHandler, slog.New(slog.NewTextHandler(&logged, nil)), kafka.ConsumerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
+		return strings.Contains(logged.String(), "Group authorization failed"), "the consumer logged no group authorization failure:\n" + logged.String()
+	})
+}
