@@ -11,8 +11,14 @@
 #   hack/devenv.sh crash-restart-postgres      an immediate (crash) shutdown, then a start with recovery
 #
 # Idempotent: a server that already answers on its port is reused, whoever started it.
-# Ports move with PGPORT, REDIS_PORT and KAFKA_PORT; state lives in DEVENV_DIR (default .devenv/,
-# ignored by git). Kafka's jars are fetched once with Maven into KAFKA_CACHE.
+# Ports move with PGPORT, REDIS_PORT, KAFKA_PORT and KAFKA_SASL_PORT; state lives in DEVENV_DIR
+# (default .devenv/, ignored by git). Kafka's jars are fetched once with Maven into KAFKA_CACHE.
+#
+# Kafka has two client listeners: PLAINTEXT on KAFKA_PORT, whose anonymous clients are super
+# users (every test and `make run` use it, as before), and SASL_SSL on KAFKA_SASL_PORT, where
+# the services' SCRAM-SHA-512 users (orders-service, tracking-service, notification-service,
+# password KAFKA_SASL_DEVENV_PASSWORD) get only what their ACLs allow, as on a Strimzi
+# cluster. Its CA and certificate are made with openssl into DEVENV_DIR/kafka/tls once.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +27,9 @@ PGPORT=${PGPORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}
+# The local service users' password: loopback only, so a known one is no secret worth keeping.
+KAFKA_SASL_DEVENV_PASSWORD=${KAFKA_SASL_DEVENV_PASSWORD:-devenv-only-secret}
 KAFKA_VERSION=4.3.1
 KAFKA_CACHE=${KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/order-tracking/kafka-$KAFKA_VERSION}
 PG_DB=orders
@@ -48,6 +57,9 @@ print_env() {
 export DATABASE_URL='$(database_url)'
 export REDIS_ADDR='127.0.0.1:$REDIS_PORT'
 export KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'
+export KAFKA_SASL_SSL_BROKERS='127.0.0.1:$KAFKA_SASL_PORT'
+export KAFKA_SASL_SSL_CA='$DEVENV_DIR/kafka/tls/ca.crt'
+export KAFKA_SASL_DEVENV_PASSWORD='$KAFKA_SASL_DEVENV_PASSWORD'
 EOF
 }
 
@@ -98,8 +110,26 @@ as_pg_owner() {
 
 pg_ready() { psql "$(database_url)" -Atqc 'select 1' 2>/dev/null | grep -q 1; }
 
+# pg_password_auth makes the database password_auth ask for passwords (scram-sha-256) where every
+# other one trusts loopback, and lets the orders role create roles: the test of passwords that
+# URLs cannot hold unescaped (pkg/postgres) logs in there as a role of its own. Applied to an
+# existing data directory too, on its next up; a no-op when already there.
+pg_password_auth() {
+  local hba=$DEVENV_DIR/postgres/pg_hba.conf
+  [ -f "$hba" ] || return 0 # a server that is not ours: leave its configuration alone
+  # The line is added last, so once it is there the rest is too.
+  grep -q '^host password_auth ' "$hba" && return
+  local admin="postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable"
+  psql "$admin" -Atqc "select 1 from pg_database where datname='password_auth'" | grep -q 1 ||
+    psql "$admin" -qc "create database password_auth" >/dev/null
+  psql "$admin" -qc "alter role $PG_USER createrole" >/dev/null
+  # First match wins in pg_hba.conf, so the line goes above the trust lines.
+  as_pg_owner sed -i '1i host password_auth all 127.0.0.1/32 scram-sha-256' "$hba"
+  psql "$admin" -Atqc "select pg_reload_conf()" >/dev/null
+}
+
 up_postgres() {
-  if pg_ready; then log "PostgreSQL answers on :$PGPORT, reusing it"; return; fi
+  if pg_ready; then log "PostgreSQL answers on :$PGPORT, reusing it"; pg_password_auth; return; fi
   port_open "$PGPORT" && die "port $PGPORT is taken by a server that is not our PostgreSQL (set PGPORT to move ours)"
   local bin data=$DEVENV_DIR/postgres
   bin=$(pg_bindir)
@@ -116,6 +146,7 @@ up_postgres() {
     psql "$admin" -qc "create role $PG_USER login createdb" >/dev/null
   psql "$admin" -Atqc "select 1 from pg_database where datname='$PG_DB'" | grep -q 1 ||
     psql "$admin" -qc "create database $PG_DB owner $PG_USER" >/dev/null
+  pg_password_auth
   wait_for PostgreSQL 30 pg_ready || exit 1
 }
 
@@ -138,24 +169,97 @@ kafka_ready() {
   kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2 2>/dev/null | grep -q "1 brokers"
 }
 
+# kafka_tls makes, once, a CA and the broker's certificate for 127.0.0.1 and localhost (clients
+# check the name: librdkafka verifies it by default). The key and the certificate go in one PEM
+# file, which Kafka reads as a keystore of type PEM.
+kafka_tls() {
+  local tls=$DEVENV_DIR/kafka/tls
+  [ -f "$tls/server.pem" ] && return
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed to make the SASL_SSL listener's certificates"
+  mkdir -p "$tls"
+  log "making the Kafka SASL_SSL listener's CA and certificate in $tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=order-tracking devenv CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$tls/server.ext" -out "$tls/server.crt" 2>/dev/null
+  cat "$tls/server.key" "$tls/server.crt" >"$tls/server.pem.tmp" && mv "$tls/server.pem.tmp" "$tls/server.pem"
+}
+
+# kafka_policy prints the local users and ACLs in DevenvSecurity.java's format. Each service
+# gets what it needs on the events topic and its dead-letter topic, by literal name, and READ on
+# the consumer groups named after it (prefixed: a test, or a second deployment, uses
+# <service>-something without sharing the service's own group).
+kafka_policy() {
+  local svc
+  for svc in orders-service tracking-service notification-service; do
+    echo "user $svc $KAFKA_SASL_DEVENV_PASSWORD"
+  done
+  # CREATE: orders-service creates the topic at start when it is missing (KAFKA_CREATE_TOPIC).
+  echo "allow orders-service topic literal order-events WRITE,DESCRIBE,CREATE"
+  for svc in tracking-service notification-service; do
+    echo "allow $svc topic literal order-events READ,DESCRIBE"
+    # CREATE: the dead-letter producer's first record creates the topic on a broker that
+    # auto-creates topics, as this one does.
+    echo "allow $svc topic literal order-events.dlt WRITE,DESCRIBE,CREATE"
+    echo "allow $svc group prefixed $svc READ"
+  done
+}
+
+# kafka_secure applies kafka_policy through the PLAINTEXT listener, once per data directory:
+# the marker is removed when the directory is formatted. A data directory from before the
+# SASL_SSL listener existed has no marker, so it gets the users and ACLs on its next start.
+kafka_secure() {
+  local marker=$DEVENV_DIR/kafka/security.v1
+  [ -f "$marker" ] && return
+  log "creating Kafka's local SCRAM users and ACLs"
+  kafka_policy | java -Xmx256m -Dlog4j2.configurationFile="$DEVENV_DIR/kafka/log4j2.properties" \
+    -cp "$KAFKA_CACHE/*" "$ROOT/hack/kafka/DevenvSecurity.java" "127.0.0.1:$KAFKA_PORT" >/dev/null ||
+    die "could not create Kafka's users and ACLs"
+  touch "$marker"
+}
+
+kafka_sasl_ready() { port_open "$KAFKA_SASL_PORT" && [ -f "$DEVENV_DIR/kafka/security.v1" ]; }
+
 kafka_tool() {
   java -Xmx256m -Dlog4j2.configurationFile="$DEVENV_DIR/kafka/log4j2.properties" -cp "$KAFKA_CACHE/*" "$@"
 }
 
 up_kafka() {
-  if kafka_ready; then log "Kafka answers on :$KAFKA_PORT, reusing it"; return; fi
+  if kafka_ready; then
+    log "Kafka answers on :$KAFKA_PORT, reusing it"
+    # A broker started before the SASL_SSL listener existed keeps running without it; say how
+    # to get it rather than restart a broker others may be using.
+    if port_open "$KAFKA_SASL_PORT"; then kafka_secure; else
+      log "warning: no SASL_SSL listener on :$KAFKA_SASL_PORT (a broker started by an older devenv.sh): 'hack/devenv.sh stop-kafka && hack/devenv.sh up' restarts it with one"
+    fi
+    return
+  fi
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by a server that is not a ready Kafka (set KAFKA_PORT to move ours)"
+  port_open "$KAFKA_SASL_PORT" && die "port $KAFKA_SASL_PORT is taken (set KAFKA_SASL_PORT to move Kafka's SASL_SSL listener)"
   local dir=$DEVENV_DIR/kafka
   mkdir -p "$dir/data"
+  kafka_tls
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+# ACLs are enforced; the PLAINTEXT and controller listeners' clients are User:ANONYMOUS, made
+# super users so that the broker itself, every test and 'make run' work as before.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/tls/server.pem
 log.dirs=$dir/data
 num.partitions=3
 auto.create.topics.enable=true
@@ -181,6 +285,7 @@ EOF
     local cluster_id
     cluster_id=$(kafka_tool kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
     kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" >/dev/null
+    rm -f "$dir/security.v1"
   fi
   log "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$KAFKA_PORT"
   # setsid: the broker outlives this script and the terminal that ran it; $! is the JVM itself.
@@ -188,7 +293,13 @@ EOF
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$KAFKA_CACHE/*" \
     kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$dir/kafka.pid"
+  # The users and ACLs are applied while the broker starts: the JVM that applies them starts and
+  # compiles in that time, and its Admin client retries until the broker answers.
+  local secure=""
+  if [ ! -f "$dir/security.v1" ]; then kafka_secure & secure=$!; fi
   wait_for Kafka 90 kafka_ready || { tail -n 40 "$dir/server.log" "$dir/stdout.log" >&2; exit 1; }
+  if [ -n "$secure" ]; then wait "$secure" || exit 1; fi
+  wait_for "Kafka's SASL_SSL listener" 30 kafka_sasl_ready || { tail -n 40 "$dir/server.log" >&2; exit 1; }
 }
 
 down_kafka() {
@@ -221,6 +332,7 @@ status() {
   if pg_ready; then echo "postgres: up ($(database_url))"; else echo "postgres: down"; rc=1; fi
   if redis_ready; then echo "redis:    up (127.0.0.1:$REDIS_PORT)"; else echo "redis:    down"; rc=1; fi
   if kafka_ready; then echo "kafka:    up (127.0.0.1:$KAFKA_PORT)"; else echo "kafka:    down"; rc=1; fi
+  if kafka_sasl_ready; then echo "kafka:    SASL_SSL up (127.0.0.1:$KAFKA_SASL_PORT)"; else echo "kafka:    SASL_SSL down"; rc=1; fi
   return $rc
 }
 

@@ -192,6 +192,9 @@ func NewConsumer(cfg ConsumerConfig, h Handler, logger *slog.Logger, opts Consum
 		// a few thousand events, keeps the next fetch ready without that.
 		"queued.max.messages.kbytes": 1024,
 	}
+	// Extra comes last, so a setting the struct lacks can still refine
+	// the security ones (ssl.endpoint.identification.algorithm, say).
+	cfg.Security.apply(cm)
 	for k, v := range cfg.Extra {
 		cm[k] = v
 	}

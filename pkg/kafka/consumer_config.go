@@ -21,6 +21,11 @@ type ConsumerConfig struct {
 	// DeadLetterTopic receives the records that could not be handled, with
 	// dlt.* headers saying why. Empty means Topic + ".dlt".
 	DeadLetterTopic string `env:"KAFKA_DLT_TOPIC"`
+	// Security is how the consumer and its dead-letter producer
+	// authenticate (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+	// KAFKA_SSL_CA_LOCATION): one user, so its ACLs must allow both
+	// reading the topic and writing the dead-letter topic.
+	Security Security
 	// Extra is passed to librdkafka as is, for settings this struct lacks.
 	// Connection settings among them (security.*, sasl.*, ssl.*, socket.*,
 	// client.*) also apply to the dead-letter producer. Keys the delivery
@@ -69,7 +74,7 @@ func (c *ConsumerConfig) complete() {
 // that have a default are fine.
 func (c ConsumerConfig) Validate() error {
 	c.complete()
-	var problems []string
+	problems := c.Security.problems()
 	if strings.TrimSpace(c.GroupID) == "" {
 		problems = append(problems, "KAFKA_GROUP_ID is required")
 	}

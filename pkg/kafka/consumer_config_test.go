@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/events"
 	"github.com/order-tracking/platform/pkg/kafka"
 )
@@ -49,5 +50,34 @@ func TestConsumerConfigValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSecurityFromEnvironment checks the variable names both configs read
+// their security settings from, and that the password arrives whole.
+func TestSecurityFromEnvironment(t *testing.T) {
+	t.Setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+	t.Setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-256")
+	t.Setenv("KAFKA_SASL_USERNAME", "tracking-service")
+	t.Setenv("KAFKA_SASL_PASSWORD", "p@ss:w/rd?#%x")
+	t.Setenv("KAFKA_GROUP_ID", "tracking-service")
+	want := kafka.Security{Protocol: "SASL_PLAINTEXT", Mechanism: "SCRAM-SHA-256", Username: "tracking-service", Password: "p@ss:w/rd?#%x"}
+
+	c, err := config.Load[kafka.ConsumerConfig]()
+	if err != nil {
+		t.Fatalf("consumer: got %v, want nil", err)
+	}
+	if c.Security != want {
+		t.Errorf("consumer: got %+v, want %+v", c.Security, want)
+	}
+	p, err := config.Load[kafka.ProducerConfig]()
+	if err != nil {
+		t.Fatalf("producer: got %v, want nil", err)
+	}
+	if p.Security != want {
+		t.Errorf("producer: got %+v, want %+v", p.Security, want)
+	}
+	if string(p.Security.Password) != "p@ss:w/rd?#%x" {
+		t.Errorf("producer: got a password of %d bytes, want the one set", len(p.Security.Password))
 	}
 }

@@ -258,8 +258,9 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string, labels map[strin
 	return 0, false
 }
 
-// readTopic reads n records from topic, from the beginning.
-func readTopic(t *testing.T, brokers, topic string, n int) []*ckafka.Message {
+// newReader subscribes a consumer of its own group to topic, from the
+// beginning; the caller closes it.
+func newReader(t *testing.T, brokers, topic string) *ckafka.Consumer {
 	t.Helper()
 	c, err := ckafka.NewConsumer(&ckafka.ConfigMap{
 		"bootstrap.servers": brokers, "group.id": testinfra.UniqueName("reader-"), "auto.offset.reset": "earliest",
@@ -267,10 +268,18 @@ func readTopic(t *testing.T, brokers, topic string, n int) []*ckafka.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	if err := c.Subscribe(topic, nil); err != nil {
+		_ = c.Close()
 		t.Fatal(err)
 	}
+	return c
+}
+
+// readTopic reads n records from topic, from the beginning.
+func readTopic(t *testing.T, brokers, topic string, n int) []*ckafka.Message {
+	t.Helper()
+	c := newReader(t, brokers, topic)
+	defer c.Close()
 	var got []*ckafka.Message
 	testinfra.Eventually(t, 30*time.Second, func() (bool, string) {
 		if m, err := c.ReadMessage(100 * time.Millisecond); err == nil {

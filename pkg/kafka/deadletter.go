@@ -49,6 +49,7 @@ func newDeadLetterProducer(cfg ConsumerConfig, logger *slog.Logger) (*Producer, 
 		Brokers:         cfg.Brokers,
 		ClientID:        cfg.GroupID + "-dlt",
 		DeliveryTimeout: deadLetterTimeout,
+		Security:        cfg.Security,
 		Extra:           cfg.connectionExtra(),
 	}, logger)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -50,6 +51,10 @@ type Producer struct {
 	// after p is closed; every holds back repeated client errors.
 	logsDone <-chan struct{}
 	every    *logging.Every
+	// authFailure is the broker's last refusal of the credentials, nil
+	// once a message is delivered: librdkafka keeps retrying and the
+	// messages only time out, so a timeout says why with it.
+	authFailure atomic.Pointer[ckafka.Error]
 }
 
 // NewProducer connects a producer. Connecting is lazy in librdkafka: a broker
@@ -86,6 +91,9 @@ func NewProducer(cfg ProducerConfig, logger *slog.Logger) (*Producer, error) {
 	if cfg.ClientID != "" {
 		cm["client.id"] = cfg.ClientID
 	}
+	// Extra comes last, so a setting the struct lacks can still refine
+	// the security ones (ssl.endpoint.identification.algorithm, say).
+	cfg.Security.apply(cm)
 	for k, v := range cfg.Extra {
 		cm[k] = v
 	}
@@ -108,6 +116,9 @@ func (p *Producer) watch() {
 	for ev := range p.p.Events() {
 		switch e := ev.(type) {
 		case ckafka.Error:
+			if e.Code() == ckafka.ErrAuthentication {
+				p.authFailure.Store(&e)
+			}
 			if e.IsFatal() {
 				p.logger.Error("kafka producer fatal error", "error", e)
 			} else {
@@ -184,11 +195,11 @@ func (p *Producer) Send(ctx context.Context, msgs []Message) (wait func() []erro
 		}
 		pending++
 	}
-	return func() []error { return awaitReports(ctx, errs, spans, reports, pending) }
+	return func() []error { return p.awaitReports(ctx, errs, spans, reports, pending) }
 }
 
 // awaitReports collects the pending delivery reports of one Send.
-func awaitReports(ctx context.Context, errs []error, spans []trace.Span, reports chan ckafka.Event, pending int) []error {
+func (p *Producer) awaitReports(ctx context.Context, errs []error, spans []trace.Span, reports chan ckafka.Event, pending int) []error {
 	for ; pending > 0; pending-- {
 		select {
 		case ev := <-reports:
@@ -197,9 +208,7 @@ func awaitReports(ctx context.Context, errs []error, spans []trace.Span, reports
 				continue
 			}
 			idx := m.Opaque.(int)
-			if m.TopicPartition.Error != nil {
-				errs[idx] = fmt.Errorf("broker did not take message: %w", m.TopicPartition.Error)
-			}
+			errs[idx] = p.deliveryError(m.TopicPartition.Error)
 			endPublish(spans[idx], m.TopicPartition.Partition, int64(m.TopicPartition.Offset), errs[idx])
 			spans[idx] = nil
 		case <-ctx.Done():
@@ -216,6 +225,22 @@ func awaitReports(ctx context.Context, errs []error, spans []trace.Span, reports
 		}
 	}
 	return errs
+}
+
+// deliveryError is the error of a delivery report, nil for a delivered
+// message. A timeout while the broker refuses the credentials names the
+// refusal: "Message timed out" alone sends the reader looking at the
+// network.
+func (p *Producer) deliveryError(err error) error {
+	if err == nil {
+		p.authFailure.Store(nil)
+		return nil
+	}
+	var kerr ckafka.Error
+	if auth := p.authFailure.Load(); auth != nil && errors.As(err, &kerr) && kerr.Code() == ckafka.ErrMsgTimedOut {
+		return fmt.Errorf("broker did not take message: %w, after the broker refused the credentials: %v", err, *auth)
+	}
+	return fmt.Errorf("broker did not take message: %w", err)
 }
 
 // produce enqueues one message, waiting while librdkafka's local queue is

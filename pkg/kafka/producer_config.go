@@ -1,7 +1,8 @@
 package kafka
 
 import (
-	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type ProducerConfig struct {
 	// acknowledgement, retries included (message.timeout.ms). Past it the
 	// message is reported failed and the caller decides what to do.
 	DeliveryTimeout time.Duration `env:"KAFKA_DELIVERY_TIMEOUT"`
+	// Security is how the producer authenticates (KAFKA_SECURITY_PROTOCOL,
+	// KAFKA_SASL_*, KAFKA_SSL_CA_LOCATION).
+	Security Security
 	// Extra is passed to librdkafka as is, for settings this struct lacks.
 	Extra map[string]string `env:"-"`
 }
@@ -35,10 +39,14 @@ func (c *ProducerConfig) SetDefaults() {
 	}
 }
 
-// Validate reports a configuration that cannot work.
+// Validate reports every setting that cannot work, at once.
 func (c ProducerConfig) Validate() error {
+	problems := c.Security.problems()
 	if c.DeliveryTimeout < time.Second {
-		return errors.New("KAFKA_DELIVERY_TIMEOUT must be at least 1s")
+		problems = append(problems, "KAFKA_DELIVERY_TIMEOUT must be at least 1s")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid kafka producer config: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }

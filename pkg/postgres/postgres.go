@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -16,6 +18,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/tracing"
 )
 
@@ -33,8 +36,16 @@ const DefaultMaxConns = 16
 
 // Config is a service's database settings.
 type Config struct {
-	// URL locates PostgreSQL (a libpq URL or key=value string).
+	// URL locates PostgreSQL (a libpq URL or key=value string), sslmode
+	// included; better without the password, which Password carries.
 	URL string `env:"DATABASE_URL"`
+	// Password is the password of URL's user, kept out of URL so that it
+	// is never pasted into one unescaped: in a URL, '@', ':', '/', '?',
+	// '#' and '%' in a password end the user part or the host early, or
+	// make it no URL at all. On Kubernetes it comes from the Secret of the
+	// service's role. Empty means URL's own, if any (pgx also honours
+	// PGPASSWORD and ~/.pgpass then, as libpq does).
+	Password config.Secret `env:"DATABASE_PASSWORD"`
 	// MaxConns bounds the service's pool of connections.
 	MaxConns int32 `env:"DATABASE_MAX_CONNS"`
 	// MigrateOnStart runs the schema migrations before serving. On
@@ -65,9 +76,11 @@ func (c *Config) SetDefaults() {
 // Validate reports every setting that cannot work.
 func (c Config) Validate() error {
 	var errs []error
-	if _, err := pgxpool.ParseConfig(c.URL); err != nil {
+	if pc, err := pgxpool.ParseConfig(c.URL); err != nil {
 		// pgx's error quotes the URL, password included: say less.
 		errs = append(errs, errors.New("DATABASE_URL is not a PostgreSQL connection string"))
+	} else if c.Password != "" && hasPassword(c.URL, pc) {
+		errs = append(errs, errors.New("DATABASE_PASSWORD is set and DATABASE_URL has a password too: keep only one"))
 	}
 	if c.MaxConns < 1 {
 		errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS must be at least 1, got %d", c.MaxConns))
@@ -79,6 +92,50 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid postgres config: %w", err)
 	}
 	return nil
+}
+
+// hasPassword tells whether connString itself names a password (pc, its
+// parsed form, also takes one from PGPASSWORD or ~/.pgpass).
+func hasPassword(connString string, pc *pgxpool.Config) bool {
+	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
+		u, err := url.Parse(connString)
+		if err != nil {
+			return false
+		}
+		_, set := u.User.Password()
+		return set || u.Query().Has("password")
+	}
+	return pc.ConnConfig.Password != "" && strings.Contains(connString, "password")
+}
+
+// ConnString is URL with Password in it, escaped as its form requires: a
+// URL's user information percent-encoded, a key=value string's value
+// quoted. Pass it where a connection string is taken; never log it.
+func (c Config) ConnString() string {
+	return WithPassword(c.URL, string(c.Password))
+}
+
+// WithPassword returns connString with password set, escaped for its form,
+// or connString unchanged when password is empty or connString does not
+// parse (Validate reports that).
+func WithPassword(connString, password string) string {
+	if password == "" {
+		return connString
+	}
+	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
+		u, err := url.Parse(connString)
+		if err != nil {
+			return connString
+		}
+		// url.UserPassword escapes every character that would end the
+		// user information early: '@', ':', '/', '?', '#' and '%'.
+		u.User = url.UserPassword(u.User.Username(), password)
+		return u.String()
+	}
+	// In keyword=value form the last keyword wins; a quoted value escapes
+	// its quotes and backslashes.
+	quoted := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(password)
+	return connString + " password='" + quoted + "'"
 }
 
 // PoolOptions tunes a pool Open connects; the zero value is pgx's
@@ -137,12 +194,13 @@ func Open(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.P
 // brings the schema up to date with migrate, then it opens the pool the
 // service runs on.
 func Connect(ctx context.Context, cfg Config, migrate func(context.Context, string) error) (*pgxpool.Pool, error) {
+	conn := cfg.ConnString()
 	if cfg.MigrateOnStart {
-		if err := migrate(ctx, cfg.URL); err != nil {
+		if err := migrate(ctx, conn); err != nil {
 			return nil, err
 		}
 	}
-	return Open(ctx, cfg.URL, PoolOptions{MaxConns: cfg.MaxConns, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout})
+	return Open(ctx, conn, PoolOptions{MaxConns: cfg.MaxConns, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout})
 }
 
 // Migrations is one service's schema history.

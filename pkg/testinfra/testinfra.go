@@ -60,6 +60,63 @@ func KafkaBrokers(t testing.TB) string {
 	return v
 }
 
+// PasswordDatabaseURL returns the URL of the database password_auth on the
+// server of DATABASE_URL, as DATABASE_URL's user: hack/devenv.sh makes
+// that database ask for passwords (every other one trusts loopback), so a
+// test can log in there with a password and have it checked. The role of
+// DATABASE_URL may create roles.
+func PasswordDatabaseURL(t testing.TB) string {
+	t.Helper()
+	base := DatabaseURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("cannot connect to DATABASE_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	if err := conn.QueryRow(ctx, `select exists (select 1 from pg_database where datname = 'password_auth')
+		and (select rolcreaterole from pg_roles where rolname = current_user)`).Scan(&ok); err != nil {
+		t.Fatalf("cannot look for database password_auth: %v", err)
+	}
+	if !ok {
+		unavailable(t, "the server of DATABASE_URL has no database password_auth, or its user may not create roles (hack/devenv.sh up adds both)")
+	}
+	u, err := withDatabase(base, "password_auth")
+	if err != nil {
+		t.Fatalf("cannot build URL of database password_auth: %v", err)
+	}
+	return u
+}
+
+// KafkaSASL is the local broker's SASL_SSL listener, as hack/devenv.sh
+// sets it up: SCRAM-SHA-512 users named after the services, with ACLs.
+type KafkaSASL struct {
+	// Brokers is the listener's bootstrap list (KAFKA_SASL_SSL_BROKERS).
+	Brokers string
+	// CALocation is the PEM file of the CA that signed the broker's
+	// certificate (KAFKA_SASL_SSL_CA).
+	CALocation string
+	// Password is the service users' password (KAFKA_SASL_DEVENV_PASSWORD).
+	Password string
+}
+
+// KafkaSASLListener returns the SASL_SSL listener's settings after
+// checking that it answers.
+func KafkaSASLListener(t testing.TB) KafkaSASL {
+	t.Helper()
+	s := KafkaSASL{
+		Brokers:    lookup(t, "KAFKA_SASL_SSL_BROKERS"),
+		CALocation: lookup(t, "KAFKA_SASL_SSL_CA"),
+		Password:   lookup(t, "KAFKA_SASL_DEVENV_PASSWORD"),
+	}
+	for b := range strings.SplitSeq(s.Brokers, ",") {
+		reachable(t, "KAFKA_SASL_SSL_BROKERS", strings.TrimSpace(b))
+	}
+	return s
+}
+
 // NewDatabase creates an empty database with a unique name on the server of
 // DATABASE_URL and returns its URL: same host, user and options, different
 // database. The database is dropped when the test ends, even if a
@@ -71,11 +128,11 @@ func NewDatabase(t testing.TB) string {
 	base := DatabaseURL(t)
 	name := databaseName(t.Name())
 
-	exec(t, base, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	Exec(t, base, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	t.Cleanup(func() {
 		// WITH (FORCE) ends connections a test leaked (a pool not closed),
 		// which would otherwise make DROP fail and the database pile up.
-		exec(t, base, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		Exec(t, base, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
 
 	u, err := withDatabase(base, name)
@@ -161,9 +218,10 @@ func reachable(t testing.TB, name, addr string) {
 	_ = conn.Close()
 }
 
-// exec runs one statement on its own connection: CREATE and DROP DATABASE
-// cannot run inside a transaction, and a pool would outlive the test.
-func exec(t testing.TB, connURL, sql string) {
+// Exec runs one statement on its own connection and fails t if it fails:
+// CREATE and DROP DATABASE cannot run inside a transaction, and a pool
+// would outlive the test. It may be called from a cleanup.
+func Exec(t testing.TB, connURL, sql string) {
 	t.Helper()
 	// Not t.Context(): it is already cancelled when cleanups run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

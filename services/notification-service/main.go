@@ -153,5 +153,5 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 // migrate brings the database schema up to date: `notification-service migrate`.
 func migrate(ctx context.Context, cfg Config, _ *slog.Logger) error {
-	return postgres.Migrate(ctx, cfg.Postgres.URL)
+	return postgres.Migrate(ctx, cfg.Postgres.ConnString())
 }
