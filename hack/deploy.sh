@@ -53,7 +53,13 @@ MONITORING=${MONITORING:-true}
 STRIMZI_CHART=oci://quay.io/strimzi-helm/strimzi-kafka-operator
 STRIMZI_VERSION=1.2.0
 KPS_CHART=oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack
-KPS_VERSION=${KPS_VERSION:-77.5.0}
+KPS_VERSION=${KPS_VERSION:-88.0.0}
+# The prometheus-operator that KPS_VERSION ships (its appVersion): the chart's
+# ServiceMonitors and PrometheusRule are validated against this version's CRDs,
+# as the Kafka objects are against STRIMZI_VERSION's (make verify-deploy
+# checks that both match the CRDs in CRDS_DIR and skaffold.yaml's pins).
+# shellcheck disable=SC2034 # read by hack/verify-deploy.sh
+PROMETHEUS_OPERATOR_VERSION=v0.93.0
 POSTGRESQL_CHART=oci://registry-1.docker.io/bitnamicharts/postgresql
 POSTGRESQL_VERSION=${POSTGRESQL_VERSION:-16.7.27}
 REDIS_CHART=oci://registry-1.docker.io/bitnamicharts/redis
@@ -141,9 +147,9 @@ up() {
 			-n monitoring --create-namespace -f k8s/kube-prometheus-stack-values.yaml --wait --timeout 10m
 	fi
 	"$helm" upgrade --install postgresql "$POSTGRESQL_CHART" --version "$POSTGRESQL_VERSION" \
-		-n "$NAMESPACE" --create-namespace -f k8s/postgresql-values.yaml --wait
+		-n "$NAMESPACE" --create-namespace -f k8s/postgresql-values.yaml --wait --timeout 10m
 	"$helm" upgrade --install redis "$REDIS_CHART" --version "$REDIS_VERSION" \
-		-n "$NAMESPACE" -f k8s/redis-values.yaml --wait
+		-n "$NAMESPACE" -f k8s/redis-values.yaml --wait --timeout 10m
 
 	# Kafka comes up through Strimzi while the services wait on /readyz.
 	"$helm" upgrade --install order-tracking charts/order-tracking \
