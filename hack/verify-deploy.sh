@@ -13,6 +13,10 @@
 #     and Gateway API CRDs
 #   - the chart's helm-unittest suites
 #   - skaffold.yaml against the skaffold v4beta14 JSON schema
+#   - the CRDs in CRDS_DIR are those of the Strimzi and prometheus-operator
+#     versions hack/deploy.sh installs, and skaffold.yaml pins the same charts
+#   - every helm install of a remote chart in docs/ and k8s/*.yaml headers
+#     carries --version
 #   - the k8s/ values files parse, the hack/ scripts parse
 # and prints a summary. The tools come from hack/tools.sh (built once, cached).
 #
