@@ -102,7 +102,7 @@ deploy: ## Install the infrastructure and the app into the current kubectl conte
 	@hack/deploy.sh up
 
 .PHONY: undeploy
-undeploy: ## Remove what make deploy installed (keeps volumes and CRDs)
+undeploy: ## Remove what make deploy installed (keeps PostgreSQL's and Redis' volumes, the Secrets and CRDs; deletes Kafka's volumes)
 	@hack/deploy.sh down
 
 .PHONY: lint

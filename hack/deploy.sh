@@ -3,8 +3,20 @@
 # Helm: the infrastructure releases first (Strimzi operator, kube-prometheus-
 # stack, PostgreSQL, Redis), then the order-tracking chart.
 #
-#   hack/deploy.sh up      install or upgrade everything   (make deploy)
-#   hack/deploy.sh down    uninstall everything            (make undeploy)
+#   hack/deploy.sh up       install or upgrade everything   (make deploy)
+#   hack/deploy.sh down     uninstall everything            (make undeploy)
+#   hack/deploy.sh secrets  only create the Secrets below when missing (up does it
+#                           first; hack/dev.sh too, before skaffold)
+#
+# The Secrets the releases read and no release owns, created once with random
+# values and kept by `down`, so that a reinstall over the kept volumes logs in
+# with the same passwords:
+#   NAMESPACE/postgresql-credentials  postgres-password, orders-password,
+#       notifications-password: PostgreSQL's admin and the two services' users
+#       (the Bitnami release's auth.existingSecret and the app chart's
+#       postgresql.existingSecret)
+#   monitoring/grafana-admin          admin-user, admin-password: Grafana's login
+#       (kube-prometheus-stack's grafana.admin.existingSecret; with MONITORING=true)
 #
 # Environment:
 #   NAMESPACE        the app's namespace, also PostgreSQL's and Redis' (order-tracking)
@@ -25,7 +37,10 @@
 #                    `make run`). One of AUTH_ISSUER_URL and AUTH=off is required unless
 #                    VALUES sets auth.*: the chart refuses to install without a choice.
 #   HELM             helm binary (default: the pinned one from hack/tools.sh)
-#   KUBECTL          kubectl binary, to check that the client Secret exists (default kubectl)
+#   KUBECTL          kubectl binary, for the Secrets and the Kafka volumes (default kubectl)
+#   KEEP_KAFKA_VOLUMES  1: `down` keeps Kafka's PersistentVolumeClaims. By default it
+#                    deletes them: a reinstalled Kafka cluster gets a new cluster id and its
+#                    brokers refuse a volume formatted for the old one
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,13 +53,70 @@ MONITORING=${MONITORING:-true}
 STRIMZI_CHART=oci://quay.io/strimzi-helm/strimzi-kafka-operator
 STRIMZI_VERSION=1.2.0
 KPS_CHART=oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack
-KPS_VERSION=${KPS_VERSION:-77.5.0}
+KPS_VERSION=${KPS_VERSION:-88.0.0}
+# The prometheus-operator that KPS_VERSION ships (its appVersion): the chart's
+# ServiceMonitors and PrometheusRule are validated against this version's CRDs,
+# as the Kafka objects are against STRIMZI_VERSION's (make verify-deploy
+# checks that both match the CRDs in CRDS_DIR and skaffold.yaml's pins).
+# shellcheck disable=SC2034 # read by hack/verify-deploy.sh
+PROMETHEUS_OPERATOR_VERSION=v0.93.0
 POSTGRESQL_CHART=oci://registry-1.docker.io/bitnamicharts/postgresql
 POSTGRESQL_VERSION=${POSTGRESQL_VERSION:-16.7.27}
 REDIS_CHART=oci://registry-1.docker.io/bitnamicharts/redis
 REDIS_VERSION=${REDIS_VERSION:-22.0.7}
 
 helm=${HELM:-$(hack/tools.sh)/helm}
+kubectl=${KUBECTL:-kubectl}
+
+# random_password: 32 letters and digits.
+random_password() {
+	local p
+	p=$(head -c 96 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+	echo "${p:0:32}"
+}
+
+# ensure_secret NAMESPACE NAME KEY[=VALUE]...: creates the Secret with a random
+# value for each KEY (or VALUE) unless it exists; an existing one must hold every
+# KEY and is never changed. The values go through stdin, never a command line.
+ensure_secret() {
+	local ns=$1 name=$2 found kv key missing=()
+	shift 2
+	"$kubectl" get namespace "$ns" >/dev/null 2>&1 || "$kubectl" create namespace "$ns" >/dev/null
+	# shellcheck disable=SC2016 # a Go template, not shell
+	found=$("$kubectl" -n "$ns" get secret "$name" --ignore-not-found -o go-template='{{range $k, $v := .data}}{{$k}} {{end}}')
+	if [ -n "$found" ]; then
+		for kv in "$@"; do
+			key=${kv%%=*}
+			case " $found " in *" $key "*) ;; *) missing+=("$key") ;; esac
+		done
+		[ ${#missing[@]} -eq 0 ] || {
+			echo "hack/deploy.sh: Secret $ns/$name exists without key(s) ${missing[*]}; add them or delete it (with its volume)" >&2
+			exit 1
+		}
+		echo "Secret $ns/$name exists: kept"
+		return 0
+	fi
+	{
+		printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\n' "$name" "$ns"
+		printf '  labels:\n    app.kubernetes.io/part-of: order-tracking\n    app.kubernetes.io/managed-by: hack-deploy\n'
+		printf 'type: Opaque\nstringData:\n'
+		for kv in "$@"; do
+			if [ "$kv" = "${kv#*=}" ]; then
+				printf '  %s: %s\n' "$kv" "$(random_password)"
+			else
+				printf '  %s: %s\n' "${kv%%=*}" "${kv#*=}"
+			fi
+		done
+	} | "$kubectl" create -f - >/dev/null
+	echo "Secret $ns/$name created (random values; kept by hack/deploy.sh down)"
+}
+
+secrets() {
+	ensure_secret "$NAMESPACE" postgresql-credentials postgres-password orders-password notifications-password
+	if [ "$MONITORING" = true ]; then
+		ensure_secret monitoring grafana-admin admin-user=admin admin-password
+	fi
+}
 
 up() {
 	args=()
@@ -66,6 +138,7 @@ up() {
 	}
 	check_client_secret "$rendered"
 	rm -f "$rendered"
+	secrets
 
 	"$helm" upgrade --install strimzi "$STRIMZI_CHART" --version "$STRIMZI_VERSION" \
 		-n kafka-operator --create-namespace -f k8s/strimzi-values.yaml --wait
@@ -74,9 +147,9 @@ up() {
 			-n monitoring --create-namespace -f k8s/kube-prometheus-stack-values.yaml --wait --timeout 10m
 	fi
 	"$helm" upgrade --install postgresql "$POSTGRESQL_CHART" --version "$POSTGRESQL_VERSION" \
-		-n "$NAMESPACE" --create-namespace -f k8s/postgresql-values.yaml --wait
+		-n "$NAMESPACE" --create-namespace -f k8s/postgresql-values.yaml --wait --timeout 10m
 	"$helm" upgrade --install redis "$REDIS_CHART" --version "$REDIS_VERSION" \
-		-n "$NAMESPACE" -f k8s/redis-values.yaml --wait
+		-n "$NAMESPACE" -f k8s/redis-values.yaml --wait --timeout 10m
 
 	# Kafka comes up through Strimzi while the services wait on /readyz.
 	"$helm" upgrade --install order-tracking charts/order-tracking \
@@ -97,7 +170,6 @@ check_client_secret() {
 		env != "" && /^ *key: / { if (env == "OIDC_CLIENT_ID") { id = $2 } else { sec = $2 }; env = "" }
 		END { if (name != "") print name, id, sec }' "$1") || true
 	[ -n "${secret:-}" ] || return 0
-	local kubectl=${KUBECTL:-kubectl}
 	if ! found=$("$kubectl" -n "$NAMESPACE" get secret "$secret" --ignore-not-found -o name); then
 		echo "hack/deploy.sh: could not check (above) that the Secret $secret exists in namespace" >&2
 		echo "$NAMESPACE; tracking-service stays un-started (CreateContainerConfigError) until it does." >&2
@@ -119,15 +191,22 @@ down() {
 		"$helm" uninstall kube-prometheus-stack -n monitoring --ignore-not-found --wait
 	fi
 	"$helm" uninstall strimzi -n kafka-operator --ignore-not-found --wait
-	echo "Left in place: the PersistentVolumeClaims of PostgreSQL, Redis and Kafka in namespace $NAMESPACE"
-	echo "(kubectl -n $NAMESPACE delete pvc --all removes the data) and the CRDs of Strimzi and Prometheus."
+	# A new Kafka cluster cannot use the old one's volumes (another cluster id).
+	if [ "${KEEP_KAFKA_VOLUMES:-}" != 1 ]; then
+		"$kubectl" -n "$NAMESPACE" delete pvc -l strimzi.io/kind=Kafka --ignore-not-found --timeout 5m
+	fi
+	echo "Left in place: the PersistentVolumeClaims of PostgreSQL and Redis in namespace $NAMESPACE"
+	echo "(kubectl -n $NAMESPACE delete pvc --all removes the data), the Secrets $NAMESPACE/postgresql-credentials"
+	echo "and monitoring/grafana-admin (PostgreSQL's volume needs the same passwords), the client Secret"
+	echo "and the CRDs of Strimzi and Prometheus."
 }
 
 case ${1:-} in
 up) up ;;
 down) down ;;
+secrets) secrets ;;
 *)
-	echo "usage: hack/deploy.sh up|down" >&2
+	echo "usage: hack/deploy.sh up|down|secrets" >&2
 	exit 2
 	;;
 esac

@@ -2,7 +2,8 @@
 # The dev loop (make dev): creates the kind cluster from k8s/kind-cluster.yaml
 # when it does not exist, then runs `skaffold dev` with the kind profile, which
 # builds the three images, loads them into kind, installs the infrastructure and
-# the app, forwards the ports and rebuilds on every change.
+# the app, forwards the ports and rebuilds on every change. Before skaffold it
+# creates the Secrets the releases read (hack/deploy.sh secrets).
 #
 # Needs docker, kubectl and skaffold (v2) on PATH; kind and helm are taken from
 # PATH or built by hack/tools.sh. PROFILE=minikube uses the current minikube
@@ -31,5 +32,9 @@ if [ "$profile" = kind ]; then
 	fi
 	kubectl config use-context "kind-$cluster" >/dev/null
 fi
+
+# The Secrets the PostgreSQL and Grafana releases read (random passwords,
+# created once and kept, so a later `make dev` finds its database's users).
+HELM=$(command -v helm) hack/deploy.sh secrets
 
 exec skaffold dev -p "$profile" "$@"

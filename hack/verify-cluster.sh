@@ -11,7 +11,10 @@
 #     client-credentials Secret created beforehand under its default name (<fullname>-oidc-client):
 #     the migration hook Jobs complete, every Deployment is Available; a second upgrade with a
 #     changed value rolls every Deployment
-#   - `helm uninstall` leaves no object of the release behind
+#   - `helm uninstall` leaves no object of the release behind, and keeps the Secret
+#     postgresql-credentials (made by `hack/deploy.sh secrets`, as `make deploy` does); a second
+#     `hack/deploy.sh secrets` keeps it unchanged, and a reinstall succeeds like the first with
+#     both services reading their database passwords from that same Secret; uninstalled again
 #   - skaffold (built from the Go module proxy): `diagnose --yaml-only`, `render --offline` and
 #     `deploy --status-check` of the app-only profile (auth.mode=off) with prebuilt image names; then
 #     `helm uninstall` again leaves nothing behind
@@ -104,13 +107,21 @@ crds() {
 }
 step "CRDs applied and Established (Strimzi, prometheus-operator, Gateway API)" crds
 
-# The namespace, the Secrets the Bitnami releases create (postgresql, redis), which the
-# chart's pods read by default, and the one the operator creates for tracking-service's client.
+# The namespace; the database Secret as `make deploy` makes it (hack/deploy.sh secrets); the
+# Secret the Bitnami Redis release creates; those the Strimzi operators would create (each
+# KafkaUser's password, the cluster CA), which the pods read; and the one the operator of the
+# platform creates for tracking-service's client.
 prepare_namespace() {
 	kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
-	kubectl -n "$ns" create secret generic postgresql --from-literal=password=cluster-test \
-		--from-literal=postgres-password=cluster-test --dry-run=client -o yaml | kubectl apply -f -
+	NAMESPACE=$ns MONITORING=false HELM=$(command -v helm) KUBECTL=kubectl hack/deploy.sh secrets | sed 's/^/INFO: /'
 	kubectl -n "$ns" create secret generic redis --from-literal=redis-password=cluster-test \
+		--dry-run=client -o yaml | kubectl apply -f -
+	local s
+	for s in orders-service tracking-service notification-service; do
+		kubectl -n "$ns" create secret generic "$release-$s" --from-literal=password=cluster-test \
+			--dry-run=client -o yaml | kubectl apply -f -
+	done
+	kubectl -n "$ns" create secret generic "$release-kafka-cluster-ca-cert" --from-literal=ca.crt=cluster-test \
 		--dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n "$ns" create secret generic "$oidc_secret" --from-literal=client-id=tracking-service \
 		--from-literal=client-secret=cluster-test --dry-run=client -o yaml | kubectl apply -f -
@@ -123,7 +134,11 @@ prepare_namespace() {
 	echo "serviceaccount/default in $ns was not created"
 	return 1
 }
-step "namespace $ns with the postgresql, redis and $oidc_secret Secrets" prepare_namespace
+step "namespace $ns with the postgresql-credentials, redis, Strimzi and $oidc_secret Secrets" prepare_namespace
+# The database Secret as it is now: uid and data. A reinstall must find the very same one.
+# shellcheck disable=SC2016 # a Go template, not shell
+db_secret() { kubectl -n "$ns" get secret postgresql-credentials -o go-template='{{.metadata.uid}} {{range $k, $v := .data}}{{$k}}={{$v}} {{end}}' | sha256sum; }
+db_secret >"$work/db-secret.txt"
 
 # What of ours exists: every listable object in the namespace, and every cluster-scoped one
 # labelled as the release's. Events are records, not objects of ours.
@@ -244,6 +259,29 @@ uninstall() {
 	return 1
 }
 step "helm uninstall leaves nothing of ours" uninstall
+
+# make deploy -> make undeploy -> make deploy: the Secret survives the uninstall and a second
+# `hack/deploy.sh secrets` (which up runs first) keeps it; the reinstall works like the first
+# install and reads the same Secret.
+reinstall() {
+	db_secret | cmp -s - "$work/db-secret.txt" || { echo "postgresql-credentials changed or went away with helm uninstall"; return 1; }
+	NAMESPACE=$ns MONITORING=false HELM=$(command -v helm) KUBECTL=kubectl hack/deploy.sh secrets | sed 's/^/INFO: /'
+	db_secret | cmp -s - "$work/db-secret.txt" || { echo "hack/deploy.sh secrets changed postgresql-credentials"; return 1; }
+	install || return 1
+	local d refs
+	for d in orders-service notification-service; do
+		refs=$(kubectl -n "$ns" get deployment "$release-$d" \
+			-o jsonpath='{range .spec.template.spec.containers[0].env[?(@.name=="DATABASE_PASSWORD")]}{.valueFrom.secretKeyRef.name}/{.valueFrom.secretKeyRef.key}{end}')
+		info "$d: DATABASE_PASSWORD from $refs"
+		case $refs in
+		postgresql-credentials/*-password) ;;
+		*) echo "want $d's DATABASE_PASSWORD from Secret postgresql-credentials, got ${refs:-none}"; return 1 ;;
+		esac
+	done
+	db_secret | cmp -s - "$work/db-secret.txt" || { echo "the reinstall changed postgresql-credentials"; return 1; }
+}
+step "reinstall after uninstall: the same postgresql-credentials Secret, kept and referenced" reinstall
+step "helm uninstall after the reinstall leaves nothing of ours" uninstall
 
 if [ "${SKIP_SKAFFOLD:-}" != 1 ]; then
 	# Skaffold's global config in a throw-away HOME: no metrics, no update check, no survey.

@@ -13,6 +13,10 @@
 #     and Gateway API CRDs
 #   - the chart's helm-unittest suites
 #   - skaffold.yaml against the skaffold v4beta14 JSON schema
+#   - the CRDs in CRDS_DIR are those of the Strimzi and prometheus-operator
+#     versions hack/deploy.sh installs, and skaffold.yaml pins the same charts
+#   - every helm install of a remote chart in docs/ and k8s/*.yaml headers
+#     carries --version
 #   - the k8s/ values files parse, the hack/ scripts parse
 # and prints a summary. The tools come from hack/tools.sh (built once, cached).
 #
@@ -167,6 +171,45 @@ done
 # shellcheck disable=SC2016 # expanded by the inner bash
 step "helm unittest (charts/order-tracking/tests)" bash -c 'cd "$1" && "$0" unittest --strict .' "$helm" "$chart"
 step "skaffold.yaml matches skaffold/v4beta14" "$bin/yamlschema" -schema "$SKAFFOLD_SCHEMA" skaffold.yaml
+# The CRDs the chart is validated against are the ones of the operators the
+# deploy installs (hack/deploy.sh), and skaffold.yaml pins the same charts.
+# pin NAME: the value hack/deploy.sh gives NAME (its default when the
+# environment may override it: NAME=${NAME:-default}).
+pin() {
+	sed -n "s/^$1=//p" hack/deploy.sh | sed 's/^[$]{[A-Z_]*:-\(.*\)}$/\1/'
+}
+pins_match() {
+	local strimzi promop f name problems=()
+	strimzi=$(pin STRIMZI_VERSION)
+	promop=$(pin PROMETHEUS_OPERATOR_VERSION)
+	for f in "$CRDS_DIR"/*.yaml; do
+		name=$(basename "$f")
+		case $name in
+		"strimzi-$strimzi-"* | "prometheus-operator-$promop-"*) ;;
+		*) problems+=("$name: not Strimzi $strimzi's nor prometheus-operator $promop's (hack/deploy.sh)") ;;
+		esac
+	done
+	# "chart version" of each remote release in skaffold.yaml, then hack/deploy.sh's.
+	local want got
+	got=$(awk '/remoteChart:/ { chart = $2 } /^ *version:/ && chart != "" { print chart, $2; chart = "" }' skaffold.yaml | LC_ALL=C sort)
+	want=$(for v in STRIMZI KPS POSTGRESQL REDIS; do
+		echo "$(pin "${v}_CHART") $(pin "${v}_VERSION")"
+	done | LC_ALL=C sort)
+	[ "$got" = "$want" ] || problems+=("skaffold.yaml pins $(echo "$got" | paste -sd';' -), hack/deploy.sh $(echo "$want" | paste -sd';' -)")
+	info "Strimzi $strimzi, prometheus-operator $promop; $(echo "$want" | awk '{print $2}' | paste -sd' ' -)"
+	[ ${#problems[@]} -eq 0 ] || { printf '%s\n' "${problems[@]}"; return 1; }
+}
+step "CRDs and skaffold.yaml match the versions hack/deploy.sh installs" pins_match
+# Every `helm install` or `helm upgrade --install` of a remote chart (an
+# oci:// or http(s):// reference; the repository's own chart is a path)
+# written down for a person (docs/, the k8s/*.yaml headers) names its --version.
+install_lines_pinned() {
+	local unpinned
+	unpinned=$(awk '{ sub(/^# ?/, "") } /\\$/ { line = line substr($0, 1, length($0) - 1); next }
+		{ line = line $0; if (line ~ /helm (upgrade --install|install) [^ ]+ +(oci|https?):\/\// && line !~ /--version/) print FILENAME ": " line; line = "" }' docs/*.md k8s/*.yaml)
+	[ -z "$unpinned" ] || { echo "without --version:"; echo "$unpinned"; return 1; }
+}
+step "helm install lines in docs/ and k8s/ carry --version" install_lines_pinned
 echo '{"type": "object"}' >"$work/object.json"
 step "k8s/*.yaml parse" "$bin/yamlschema" -schema "$work/object.json" k8s/*.yaml
 

@@ -110,11 +110,17 @@ digest (skaffold passes tag@sha256:...). Call with (dict "root" $ "svc" $svc).
 
 {{- define "order-tracking.kafkaBootstrap" -}}
 {{- if .Values.kafka.strimzi.enabled -}}
-{{- printf "%s-kafka-bootstrap:9092" (include "order-tracking.kafkaCluster" .) -}}
+{{- printf "%s-kafka-bootstrap:%d" (include "order-tracking.kafkaCluster" .) (int (include "order-tracking.kafkaPort" .)) -}}
 {{- else -}}
 {{- required "kafka.bootstrapServers is required when kafka.strimzi.enabled is false" .Values.kafka.bootstrapServers -}}
 {{- end -}}
 {{- end }}
+
+{{/* The Strimzi cluster's one listener: TLS with SCRAM-SHA-512 logins. */}}
+{{- define "order-tracking.kafkaPort" -}}9093{{- end }}
+
+{{/* Where the Strimzi cluster CA (Secret <cluster>-cluster-ca-cert, key ca.crt) is mounted. */}}
+{{- define "order-tracking.kafkaCADir" -}}/etc/kafka/ca{{- end }}
 
 {{- define "order-tracking.dltTopic" -}}
 {{- default (printf "%s.dlt" .Values.kafka.topic.name) .Values.kafka.deadLetterTopic.name -}}
@@ -155,6 +161,13 @@ exists on a first install). Call with (dict "root" $ "svc" $svc).
   "KAFKA_BROKERS" (include "order-tracking.kafkaBootstrap" $root)
   "KAFKA_TOPIC" $v.kafka.topic.name
 -}}
+{{- /* With Strimzi, TLS and SCRAM-SHA-512 as the KafkaUser; the username and
+password are in "order-tracking.secretEnv". */ -}}
+{{- if $v.kafka.strimzi.enabled -}}
+{{- $_ := set $c "KAFKA_SECURITY_PROTOCOL" "SASL_SSL" -}}
+{{- $_ := set $c "KAFKA_SASL_MECHANISM" "SCRAM-SHA-512" -}}
+{{- $_ := set $c "KAFKA_SSL_CA_LOCATION" (printf "%s/ca.crt" (include "order-tracking.kafkaCADir" $root)) -}}
+{{- end -}}
 {{- if eq $svc.key "ordersService" -}}
 {{- $_ := set $c "KAFKA_CREATE_TOPIC" (ternary "false" "true" $v.kafka.strimzi.enabled) -}}
 {{- $_ := set $c "KAFKA_TOPIC_PARTITIONS" (toString (int $svc.kafka.topicPartitions)) -}}
@@ -203,20 +216,49 @@ The operator creates it; the chart never does (no credential in its values).
 {{- end }}
 
 {{/*
-Env entries that carry credentials: the password from its Secret, then the
-URL that uses it through Kubernetes' $(VAR) expansion, so no credential is
-ever a plain value. Call with (dict "root" $ "svc" $svc).
+The database env of a service with one: DATABASE_URL names the user, host,
+database and sslmode, never a password; DATABASE_PASSWORD comes apart, from
+the Secret, so it needs no URL escaping and is never a plain value. Used by
+the Deployment and the migration Job. Call with (dict "root" $ "svc" $svc).
 */}}
-{{- define "order-tracking.secretEnv" -}}
+{{- define "order-tracking.databaseEnv" -}}
 {{- $v := .root.Values -}}
 {{- if hasKey .svc "database" }}
-- name: DB_PASSWORD
+{{- $db := .svc.database }}
+- name: DATABASE_URL
+  value: {{ printf "postgres://%s@%s:%d/%s?sslmode=%s" (urlquery $db.username) $v.postgresql.host (int $v.postgresql.port) (urlquery $db.name) $v.postgresql.sslmode | quote }}
+- name: DATABASE_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ required "postgresql.existingSecret is required" $v.postgresql.existingSecret }}
-      key: {{ $v.postgresql.secretKey }}
-- name: DATABASE_URL
-  value: {{ printf "postgres://%s:$(DB_PASSWORD)@%s:%d/%s?sslmode=%s" $v.postgresql.username $v.postgresql.host (int $v.postgresql.port) .svc.database.name $v.postgresql.sslmode | quote }}
+      key: {{ $db.passwordKey }}
+{{- end }}
+{{- end }}
+
+{{/* The KafkaUser of a service: its name is the service's full name. */}}
+{{- define "order-tracking.kafkaUser" -}}
+{{- .svc.fullname -}}
+{{- end }}
+
+{{/*
+Env entries that carry credentials, each from its Secret: the database's
+("order-tracking.databaseEnv"), the KafkaUser's password (with Strimzi),
+Redis' and tracking-service's OAuth 2.0 client. Call with (dict "root" $ "svc" $svc).
+*/}}
+{{- define "order-tracking.secretEnv" -}}
+{{- $v := .root.Values -}}
+{{- include "order-tracking.databaseEnv" . }}
+{{- if $v.kafka.strimzi.enabled }}
+{{- $user := include "order-tracking.kafkaUser" . }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ $user | quote }}
+{{- /* The user operator creates this Secret with the KafkaUser: until then
+the container waits (CreateContainerConfigError), and starts once it exists. */}}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $user }}
+      key: password
 {{- end }}
 {{- if and (eq .svc.key "trackingService") $v.redis.existingSecret }}
 - name: REDIS_PASSWORD
@@ -274,6 +316,23 @@ rendered on every install, whichever services are enabled.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- /* Each service must get to stop before it is killed: the preStop sleep,
+the HTTP drain (shutdownTimeout), the Kafka producer's close (10 s in
+orders-service, 5 s for the consumers' dead-letter producer) and the trace
+flush (5 s) run one after the other; the last two are bounded in the
+services' code (services/orders-service/main.go, pkg/kafka/consumer.go,
+pkg/service/service.go). */ -}}
+{{- range $key := splitList " " (include "order-tracking.serviceKeys" .) -}}
+{{- $svc := fromYaml (include "order-tracking.svc" (dict "root" $ "key" $key)) -}}
+{{- if $svc.enabled -}}
+{{- $producerClose := ternary 10 5 (eq $key "ordersService") -}}
+{{- $drain := include "order-tracking.durationSeconds" $svc.shutdownTimeout | float64 -}}
+{{- $need := addf (int $svc.preStopSleepSeconds) $drain $producerClose 5 -}}
+{{- if le (float64 $svc.terminationGracePeriodSeconds) $need -}}
+{{- $problems = append $problems (printf "%s: terminationGracePeriodSeconds %d must exceed %v s: preStopSleepSeconds %d + shutdownTimeout %s + %d s producer close + 5 s trace flush" $key (int $svc.terminationGracePeriodSeconds) $need (int $svc.preStopSleepSeconds) $svc.shutdownTimeout $producerClose) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- with $problems -}}
 {{- fail (printf "invalid values:\n- %s" (join "\n- " .)) -}}
 {{- end -}}
@@ -294,6 +353,20 @@ ingress-nginx, so "/m" would reach /metrics there.
 {{- break -}}
 {{- end -}}
 {{- end -}}
+{{- end }}
+
+{{/*
+Seconds of a Go duration (e.g. 20s, 1m30s, 500ms), as a decimal string; the
+schema's pattern admits only such durations.
+*/}}
+{{- define "order-tracking.durationSeconds" -}}
+{{- $total := 0.0 -}}
+{{- $unit := dict "h" 3600.0 "m" 60.0 "s" 1.0 "ms" 0.001 "us" 0.000001 "µs" 0.000001 "ns" 0.000000001 -}}
+{{- range $part := regexFindAll "[0-9.]+(ns|us|µs|ms|s|m|h)" (toString .) -1 -}}
+{{- $u := regexFind "(ns|us|µs|ms|s|m|h)$" $part -}}
+{{- $total = addf $total (mulf (float64 (trimSuffix $u $part)) (get $unit $u)) -}}
+{{- end -}}
+{{- $total -}}
 {{- end }}
 
 {{/* The restricted container security context, shared by every container. */}}

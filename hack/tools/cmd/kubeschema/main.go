@@ -169,6 +169,11 @@ type convertOptions struct {
 	// crd marks CRD (OpenAPI v3 structural) schemas, which say nullable and
 	// preserve-unknown-fields explicitly.
 	crd bool
+	// branch marks the schemas under oneOf, anyOf, allOf and not. In a
+	// structural schema they only add constraints to the fields the enclosing
+	// schema declares (Strimzi's env entries: oneOf {value} or {valueFrom}), so
+	// their properties are not a closed set and get no additionalProperties.
+	branch bool
 }
 
 // convert walks a schema and returns the strict JSON-schema (draft 4) form.
@@ -194,6 +199,10 @@ func convert(s any, o convertOptions) any {
 				out[key] = props
 			case "enum", "required", "default", "example":
 				out[key] = c
+			case "oneOf", "anyOf", "allOf", "not":
+				b := o
+				b.branch = true
+				out[key] = convert(c, b)
 			default:
 				out[key] = convert(c, o)
 			}
@@ -215,7 +224,7 @@ func convert(s any, o convertOptions) any {
 			}
 		}
 		preserve, _ := out["x-kubernetes-preserve-unknown-fields"].(bool)
-		if _, has := out["properties"]; has && !preserve {
+		if _, has := out["properties"]; has && !preserve && !o.branch {
 			if _, set := out["additionalProperties"]; !set {
 				out["additionalProperties"] = false
 			}
