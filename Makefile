@@ -43,6 +43,14 @@ test: ## Run every check, one after another, stopping at the first failure: test
 	@$(MAKE) --no-print-directory verify
 	@$(MAKE) --no-print-directory cluster-test
 
+.PHONY: images
+images: ## Build the three images from the Dockerfile with podman (no Docker engine; bases made from Debian's packages and the Go module proxy) into OCI archives, cached by their inputs
+	@hack/images.sh
+
+.PHONY: image-test
+image-test: ## Run each image's entrypoint from its unpacked filesystem as its USER in fresh namespaces: /readyz, one order through all three, libraries, sizes (builds with make images first)
+	@hack/image-test.sh
+
 .PHONY: test-go
 test-go: up ## Run every Go test of every module (go test -race) against the real local infrastructure
 	@$(WITH_ENV) for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
