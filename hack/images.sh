@@ -224,7 +224,7 @@ build_images() {
 			--build-arg "SERVICE=$s" --build-arg "VERSION=$VERSION" \
 			-t "localhost/order-tracking/$s:$VERSION" -f Dockerfile . >"$out.tmp/$s.build.log" 2>&1 ||
 			{ tail -n 30 "$out.tmp/$s.build.log" >&2; die "podman build $s failed (log: $out.tmp/$s.build.log)"; }
-		pm save --format oci-archive -o "$out.tmp/$s.oci.tar" "localhost/order-tracking/$s:$VERSION" >/dev/null
+		pm save --quiet --format oci-archive -o "$out.tmp/$s.oci.tar" "localhost/order-tracking/$s:$VERSION" >/dev/null
 		log "built $s in $((SECONDS - start))s"
 	done
 	rm -rf "$out" && mv "$out.tmp" "$out"
