@@ -34,13 +34,14 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, chaos-smoke, fuzz, loadtest-smoke, verify, cluster-test
+test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, chaos-smoke, fuzz, loadtest-smoke, verify, image-test, cluster-test
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory chaos-smoke
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory loadtest-smoke
 	@$(MAKE) --no-print-directory verify
+	@$(MAKE) --no-print-directory image-test
 	@$(MAKE) --no-print-directory cluster-test
 
 .PHONY: images

@@ -178,7 +178,7 @@ check_libraries() {
 	fi
 	[ -e "$dir/rootfs$interp" ] || lt_die "$name: $entry needs the interpreter $interp, which the image lacks"
 	chroot "$dir/rootfs" "$interp" --list "$entry" >"$dir/libraries" 2>&1 ||
-		{ cat "$dir/libraries" >&2; lt_die "$name: the image's $interp cannot load $entry"; }
+		{ cat "$dir/libraries" >&2; lt_die "$name: $entry needs a library the runtime image lacks (its $interp cannot load it)"; }
 	missing=$(grep 'not found' "$dir/libraries" || true)
 	[ -z "$missing" ] || { echo "$missing" >&2; lt_die "$name: $entry needs libraries the runtime image lacks"; }
 	lt_log "$name: $(grep -c '=>' "$dir/libraries") libraries, all in the image ($(awk '/=>/ { printf "%s ", $1 }' "$dir/libraries"))"
@@ -208,7 +208,7 @@ start_image() {
 # check_process NAME: the service's process runs as its image's user, with
 # no supplementary group, chrooted into its image.
 check_process() {
-	local name=$1 dir=$LT_RUN_DIR/$1 pid="" i want uid gid groups root
+	local name=$1 dir=$LT_RUN_DIR/$1 pid="" i want uid gid groups root u g
 	for i in "${!LT_NAMES[@]}"; do [ "${LT_NAMES[$i]}" = "$name" ] && pid=${LT_PIDS[$i]}; done
 	CHILD[$name]=$(pgrep -P "$pid" | head -n 1)
 	[ -n "${CHILD[$name]}" ] || lt_die "$name: no process under unshare ($pid)"
@@ -224,18 +224,29 @@ check_process() {
 	lt_log "$name: pid ${CHILD[$name]} runs $(head -n 1 "$dir/entrypoint") as $want in its image, ready"
 }
 
-# stop_images: SIGTERM each service (through its unshare), then waits for the
-# services themselves to exit: SIGKILL after 15s.
+# stop_images: SIGTERM to each service, as a runtime stops a container (the
+# service is PID 1 of its namespace, so only the signals it handles reach it),
+# then waits for it to exit: SIGKILL after 15s. With STRICT=1 (the test's own
+# stop), a service that is not gone within 15s or exits non-zero fails.
 stop_images() {
-	local name pid deadline=$((SECONDS + 15))
-	for pid in "${LT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for name in "${!CHILD[@]}"; do
-		pid=${CHILD[$name]}
+	local name pid i code failed="" deadline=$((SECONDS + 15))
+	for name in "${!CHILD[@]}"; do kill -TERM "${CHILD[$name]}" 2>/dev/null || true; done
+	for i in "${!LT_PIDS[@]}"; do
+		name=${LT_NAMES[$i]} pid=${LT_PIDS[$i]}
+		[ -n "${CHILD[$name]:-}" ] || kill -TERM "$pid" 2>/dev/null || true
 		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
+		if kill -0 "$pid" 2>/dev/null; then
+			failed+=" $name (still running 15s after SIGTERM)"
+			kill -KILL "${CHILD[$name]:-$pid}" "$pid" 2>/dev/null || true
+		fi
+		code=0
+		wait "$pid" 2>/dev/null || code=$?
+		[ "$code" = 0 ] || failed+=" $name (exit $code)"
 	done
-	for pid in "${LT_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	LT_PIDS=() LT_NAMES=() CHILD=()
+	if [ "${STRICT:-0}" = 1 ] && [ -n "$failed" ]; then
+		lt_die "not stopped cleanly on SIGTERM:$failed"
+	fi
 }
 
 # wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND until it succeeds.
@@ -299,4 +310,6 @@ lt_log "tracking-service: $(curl -fsS "$tracking/track/$id")"
 notified() { [ "$(curl -fsS "$notification/notifications?orderId=$id" 2>/dev/null | grep -o '"sent"' | wc -l)" -ge 2 ]; }
 wait_for "notification-service sending order $id's two notifications" 30 notified
 lt_log "notification-service: $(curl -fsS "$notification/notifications?orderId=$id")"
+STRICT=1 stop_images
+lt_log "each service stopped on SIGTERM, exit 0"
 lt_log "ok: each image ran its entrypoint as its user and order $id went through all three"

@@ -94,7 +94,7 @@ need_tools() {
 	[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "need ${missing[*]}: sudo apt-get install -y ${missing[*]}"
 	log "installing ${missing[*]} (Debian's packages)"
 	export DEBIAN_FRONTEND=noninteractive
-	{ apt-get install -y -qq --no-install-recommends "${missing[@]}" || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; } >/dev/null ||
+	{ apt-get install -y -qq --no-install-recommends "${missing[@]}" || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; } >"$CACHE/apt.log" 2>&1 ||
 		die "cannot install ${missing[*]}"
 }
 
