@@ -41,7 +41,9 @@
 #
 # Settings: VERSION (stamped into the binaries and the image label; default dev,
 # the Dockerfile's own), IMAGES_CACHE, SERVICES (default: all three).
-set -euo pipefail
+set -Eeuo pipefail
+# A command that fails where no die() speaks still says what failed.
+trap 'printf "[images] error: line %s: %s failed\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
@@ -56,10 +58,24 @@ CA_BUNDLE=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
 log() { printf '[images %3ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf '[images] error: %s\n' "$*" >&2; exit 1; }
 
-# podman with this script's own store: overlay, no systemd, no event log.
+# podman with this script's own store: overlay, no systemd, no event log. The
+# run root (locks, mounts: gone at reboot, as they should be) is one per store.
+RUNROOT=/run/order-tracking-podman-$(printf '%s' "$STORE" | sha256sum | cut -c1-8)
 pm() {
-	podman --root "$STORE" --runroot /run/order-tracking-podman --storage-driver overlay \
+	podman --root "$STORE" --runroot "$RUNROOT" --storage-driver overlay \
 		--cgroup-manager cgroupfs --events-backend none "$@"
+}
+
+# remove DIR...: removes a scratch tree that debootstrap may have left with
+# /proc or /sys mounted in it (when cut off): those are unmounted first, and rm
+# never crosses into another file system.
+remove() {
+	local d m
+	for d in "$@"; do
+		[ -e "$d" ] || continue
+		findmnt -rno TARGET | { grep -F "$d/" || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+		rm -rf --one-file-system "$d"
+	done
 }
 
 # dockerfile_arg NAME: the default the Dockerfile gives ARG NAME.
@@ -182,11 +198,13 @@ bases() {
 	local start=$SECONDS
 	log "assembling $go_name and $runtime_name (Debian $SUITE, Go $gover)"
 	rm -f "$CACHE"/base-*.done
+	# What a run cut off left.
+	remove "$CACHE"/rootfs.* "$CACHE"/runtime.* "$CACHE"/debs.*
 	rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
 	log "debootstrap $SUITE (about a minute)"
 	debootstrap --variant=minbase --include=ca-certificates,gcc,libc6-dev,make,pkg-config,netbase,tzdata,libssl3 \
 		"$SUITE" "$rootfs" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
-		{ tail -n 20 "$CACHE/debootstrap.log" >&2; rm -rf "$rootfs"; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+		{ tail -n 20 "$CACHE/debootstrap.log" >&2; remove "$rootfs"; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
 	# The runtime takes its packages and Debian's CA bundle from this same
 	# debootstrap: the glibc of both stages is one build.
 	local debs
@@ -195,7 +213,7 @@ bases() {
 	rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/* "$rootfs"/tmp/*
 	build_runtime_base "$debs" "$runtime_name" "$rootfs/etc/ssl/certs/ca-certificates.crt"
 	build_go_base "$rootfs" "$go_name" "$gover"
-	rm -rf "$rootfs" "$debs"
+	remove "$rootfs" "$debs"
 	touch "$CACHE/base-$key.done"
 	log "bases built in $((SECONDS - start))s"
 }
@@ -247,8 +265,8 @@ main() {
 	out=$CACHE/out-$(context_key)
 	if [ ! -d "$out" ]; then
 		build_images "$out"
-		# Older archives, and images a day out of use (replaced tags, build
-		# stages of older inputs); newer build stages stay as build cache.
+		# Older archives, and untagged images (replaced tags, build stages)
+		# made over a day ago; newer build stages stay as build cache.
 		find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name 'out-*' ! -path "$out" -exec rm -rf {} +
 		pm image prune -f --filter until=24h >/dev/null 2>&1 || true
 	fi
