@@ -6,7 +6,8 @@
 #   1. hack/images.sh (builds nothing when its cache is warm) gives the three OCI
 #      archives; each image's layers are unpacked into a root filesystem and its
 #      config read: Entrypoint, Cmd, User, Env, WorkingDir;
-#   2. each entrypoint's ELF interpreter and every library it needs must be in
+#   2. the image's top layer (the Dockerfile's COPY --from=build) holds the
+#      entrypoint alone; each entrypoint's ELF interpreter and every library it needs must be in
 #      its image: the image's own loader lists them (`ld.so --list`), and a
 #      library it cannot find fails the test;
 #   3. each image's size is printed: the archive (compressed layers, what a
@@ -108,6 +109,7 @@ unpack() {
 		    manifest = json.load(blob(index["manifests"][0]["digest"]))
 		    config = json.load(blob(manifest["config"]["digest"])).get("config", {})
 		    packed = 0
+		    added = []
 		    for layer in manifest["layers"]:
 		        packed += layer["size"]
 		        with tarfile.open(fileobj=blob(layer["digest"]), mode="r:*") as t:
@@ -127,6 +129,7 @@ unpack() {
 		                        os.remove(p)
 		                else:
 		                    members.append(m)
+		            added = [os.path.normpath(m.name) for m in members if not m.isdir()]
 		            t.extractall(root, members=members, numeric_owner=True, filter="fully_trusted")
 		def write(name, items):
 		    with open(os.path.join(out, name), "w") as f:
@@ -142,7 +145,18 @@ unpack() {
 		        if not os.path.islink(p):
 		            unpacked += os.lstat(p).st_size
 		write("sizes", [str(packed), str(unpacked)])
+		write("added", added)
 	EOF
+}
+
+# check_added NAME DIR: the Dockerfile's runtime stage adds one layer over its
+# base, and it holds the entrypoint alone: nothing of the build stage (its
+# module cache, the CA bundle the build was lent) comes along.
+check_added() {
+	local name=$1 dir=$2 entry
+	entry=$(head -n 1 "$dir/entrypoint")
+	[ "$(cat "$dir/added")" = "${entry#/}" ] ||
+		{ cat "$dir/added" >&2; lt_die "$name: the image's top layer holds more than $entry"; }
 }
 
 # userspec DIR: the image's USER as UID:GID, names looked up in its /etc/passwd
@@ -266,6 +280,7 @@ lt_log "unpacking the images into $LT_RUN_DIR"
 printf '%-22s %12s %12s  %s\n' image archive unpacked "goal: under 60 MB each" >"$LT_RUN_DIR/sizes.txt"
 for s in "${SERVICES[@]}"; do
 	unpack "$out/$s.oci.tar" "$LT_RUN_DIR/$s"
+	check_added "$s" "$LT_RUN_DIR/$s"
 	check_libraries "$s" "$LT_RUN_DIR/$s"
 	read -r packed unpacked < <(paste -sd' ' "$LT_RUN_DIR/$s/sizes")
 	verdict=ok
