@@ -34,14 +34,23 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, chaos-smoke, fuzz, loadtest-smoke, verify, cluster-test
+test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, chaos-smoke, fuzz, loadtest-smoke, verify, image-test, cluster-test
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory chaos-smoke
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory loadtest-smoke
 	@$(MAKE) --no-print-directory verify
+	@$(MAKE) --no-print-directory image-test
 	@$(MAKE) --no-print-directory cluster-test
+
+.PHONY: images
+images: ## Build the three images from the Dockerfile with podman (no Docker engine; bases made from Debian's packages and the Go module proxy) into OCI archives, cached by their inputs
+	@hack/images.sh
+
+.PHONY: image-test
+image-test: ## Run each image's entrypoint from its unpacked filesystem as its USER in fresh namespaces: /readyz, one order through all three, libraries, sizes (builds with make images first)
+	@hack/image-test.sh
 
 .PHONY: test-go
 test-go: up ## Run every Go test of every module (go test -race) against the real local infrastructure
