@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -141,23 +140,9 @@ func (s *service) stop(t *testing.T, sig syscall.Signal) {
 
 // lockedBuffer collects a process's output; the process writes from its
 // own goroutines while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type lockedBuffer struct{ testinfra.Buffer }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
+// tail returns the last n bytes written.
 func (b *lockedBuffer) tail(n int) string {
 	s := b.String()
 	if len(s) > n {

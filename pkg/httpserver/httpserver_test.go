@@ -1,7 +1,6 @@
 package httpserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,38 +21,13 @@ import (
 	"github.com/order-tracking/platform/pkg/testinfra"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to write
-// while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
-
 func testConfig() Config {
 	return Config{Port: 8081, ShutdownTimeout: 5 * time.Second, ReadHeaderTimeout: 5 * time.Second}
 }
 
-func newTestServer(t *testing.T) (*Server, *syncBuffer) {
+func newTestServer(t *testing.T) (*Server, *testinfra.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testinfra.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(testConfig(), logger, NewRegistry())
 	if err != nil {
