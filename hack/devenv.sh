@@ -111,18 +111,24 @@ as_pg_owner() {
 pg_ready() { psql "$(database_url)" -Atqc 'select 1' 2>/dev/null | grep -q 1; }
 
 # pg_password_auth makes the database password_auth ask for passwords (scram-sha-256) where every
-# other one trusts loopback, and lets the orders role create roles: the test of passwords that
-# URLs cannot hold unescaped (pkg/postgres) logs in there as a role of its own. Applied to an
-# existing data directory too, on its next up; a no-op when already there.
+# other one trusts loopback, owned by the orders role, which may create roles: the tests of
+# passwords that URLs cannot hold unescaped (pkg/postgres, orders-service, make image-test) log in
+# there as roles of their own, each granted CREATE on it for a schema of its own (PostgreSQL 15
+# lets no one else write to its public schema). Applied to an existing data directory too, on its
+# next up; a no-op when already there.
 pg_password_auth() {
   local hba=$DEVENV_DIR/postgres/pg_hba.conf
   [ -f "$hba" ] || return 0 # a server that is not ours: leave its configuration alone
-  # The line is added last, so once it is there the rest is too.
-  grep -q '^host password_auth ' "$hba" && return
   local admin="postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable"
   psql "$admin" -Atqc "select 1 from pg_database where datname='password_auth'" | grep -q 1 ||
-    psql "$admin" -qc "create database password_auth" >/dev/null
-  psql "$admin" -qc "alter role $PG_USER createrole" >/dev/null
+    psql "$admin" -qc "create database password_auth owner $PG_USER" >/dev/null
+  psql "$admin" -Atqc "select 1 from pg_database d join pg_roles r on r.oid = d.datdba
+    where d.datname = 'password_auth' and r.rolname = '$PG_USER' and exists
+    (select 1 from pg_roles where rolname = '$PG_USER' and rolcreaterole)" | grep -q 1 || {
+    psql "$admin" -qc "alter database password_auth owner to $PG_USER" >/dev/null
+    psql "$admin" -qc "alter role $PG_USER createrole" >/dev/null
+  }
+  grep -q '^host password_auth ' "$hba" && return
   # First match wins in pg_hba.conf, so the line goes above the trust lines.
   as_pg_owner sed -i '1i host password_auth all 127.0.0.1/32 scram-sha-256' "$hba"
   psql "$admin" -Atqc "select pg_reload_conf()" >/dev/null

@@ -21,12 +21,17 @@
 #      Kafka (hack/devenv.sh up) on loopback. The test checks the process's
 #      real user, group and root directory, then that each service answers
 #      /readyz 200;
-#   5. one order goes through the three images' binaries: created and moved to
+#   5. orders-service and notification-service log in to PostgreSQL as roles of
+#      their own whose password has every character a URL cannot hold unescaped
+#      (@ : / ? # %), given apart in DATABASE_PASSWORD as the chart gives it, in
+#      the devenv's database password_auth, which checks passwords; each
+#      migrates a schema of its own there;
+#   6. one order goes through the three images' binaries: created and moved to
 #      SHIPPED on orders-service, seen SHIPPED on tracking-service's
 #      GET /track/{id}, and its two notifications (the email for the new order,
 #      the SMS for the change) sent by notification-service.
 #
-# The services run with auth off on ports 18281-18283, over a scratch database,
+# The services run with auth off on ports 18281-18283, over scratch roles and schemas,
 # topic, consumer groups and Redis keys of their own (as make api-fuzz does);
 # their logs stay in .devenv/image-test/<time>/. Needs root (chroot, unshare).
 set -euo pipefail
@@ -73,7 +78,8 @@ stamp=$(date -u +%Y%m%d-%H%M%S)
 LT_RUN_DIR=$ROOT/.devenv/image-test/$stamp
 lt_keep_newest "$ROOT/.devenv/image-test" 4
 mkdir -p "$LT_RUN_DIR"
-APP_DB=imagetest
+PG_PASSWORD='p@ss:w/rd?#%x'
+ROLES=()
 KEY_PREFIX="imagetest:$stamp:"
 started=0
 declare -A CHILD=()
@@ -83,7 +89,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	stop_images
 	if [ "$started" = 1 ]; then
-		lt_drop_db "$APP_DB"
+		drop_roles
 		lt_drop_keys "$KEY_PREFIX"
 	fi
 	# The unpacked filesystems are big and made again by each run; logs stay.
@@ -274,6 +280,38 @@ wait_for() {
 	done
 }
 
+# role_url ROLE: ROLE's URL on the database password_auth, without a password.
+role_url() {
+	local hostport=${DATABASE_URL#*@}
+	echo "postgres://$1@${hostport%%/*}/password_auth?${DATABASE_URL#*\?}"
+}
+
+# make_role SERVICE: a login role for SERVICE with PG_PASSWORD, allowed to
+# create a schema of its own in password_auth (its public schema is not
+# writable), which it then does; sets ROLE_URL to the role's URL.
+make_role() {
+	local role
+	role=imagetest_$(tr -c 'a-z0-9\n' _ <<<"${stamp}_$1" | tr -d '\n')
+	ROLES+=("$role")
+	# A psql variable quotes the password as a literal; -c would not expand it.
+	psql "$DATABASE_URL" -qX -v ON_ERROR_STOP=1 -v pw="$PG_PASSWORD" >/dev/null <<-SQL || lt_die "cannot create role $role"
+		create role $role login password :'pw';
+		grant create on database password_auth to $role;
+	SQL
+	PGPASSWORD=$PG_PASSWORD psql "$(role_url "$role")" -qX -v ON_ERROR_STOP=1 \
+		-c 'create schema authorization current_user' >/dev/null || lt_die "role $role cannot log in to password_auth"
+	ROLE_URL=$(role_url "$role")
+}
+
+drop_roles() {
+	local role
+	for role in "${ROLES[@]}"; do
+		PGPASSWORD=$PG_PASSWORD psql "$(role_url "$role")" -qX -c "drop schema if exists $role cascade" >/dev/null 2>&1 || true
+		psql "$DATABASE_URL" -qX -c "revoke all on database password_auth from $role" -c "drop role if exists $role" >/dev/null 2>&1 || true
+	done
+	ROLES=()
+}
+
 out=$(hack/images.sh)
 
 lt_log "unpacking the images into $LT_RUN_DIR"
@@ -291,22 +329,27 @@ done
 cat "$LT_RUN_DIR/sizes.txt"
 
 eval "$(hack/devenv.sh up)"
-lt_fresh_db "$APP_DB"
 started=1
-settings=(LOG_LEVEL=info LOG_FORMAT=text "DATABASE_URL=$(lt_db_url "$APP_DB")" "KAFKA_BROKERS=$KAFKA_BROKERS"
+settings=(LOG_LEVEL=info LOG_FORMAT=text "KAFKA_BROKERS=$KAFKA_BROKERS"
 	"REDIS_ADDR=$REDIS_ADDR" "KAFKA_TOPIC=$LT_TOPIC" AUTH_MODE=off)
+make_role orders
+orders_db=$ROLE_URL
+make_role notification
+notification_db=$ROLE_URL
+lt_log "orders-service and notification-service log in as roles of their own, password $PG_PASSWORD given apart"
 orders=http://127.0.0.1:${PORT[orders-service]}
 tracking=http://127.0.0.1:${PORT[tracking-service]}
 notification=http://127.0.0.1:${PORT[notification-service]}
 
 # orders-service first: it migrates its database and creates the topic.
-start_image orders-service "${settings[@]}" "HTTP_PORT=${PORT[orders-service]}"
+start_image orders-service "${settings[@]}" "HTTP_PORT=${PORT[orders-service]}" \
+	"DATABASE_URL=$orders_db" "DATABASE_PASSWORD=$PG_PASSWORD"
 lt_wait_ready orders-service "$orders" 60
 check_process orders-service
 start_image tracking-service "${settings[@]}" "HTTP_PORT=${PORT[tracking-service]}" "ORDERS_SERVICE_URL=$orders" \
 	"KAFKA_GROUP_ID=imagetest-$stamp-tracking" "REDIS_KEY_PREFIX=$KEY_PREFIX"
 start_image notification-service "${settings[@]}" "HTTP_PORT=${PORT[notification-service]}" \
-	"KAFKA_GROUP_ID=imagetest-$stamp-notification"
+	"DATABASE_URL=$notification_db" "DATABASE_PASSWORD=$PG_PASSWORD" "KAFKA_GROUP_ID=imagetest-$stamp-notification"
 lt_wait_ready tracking-service "$tracking" 60
 check_process tracking-service
 lt_wait_ready notification-service "$notification" 60

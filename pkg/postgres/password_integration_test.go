@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/order-tracking/platform/pkg/postgres"
 	"github.com/order-tracking/platform/pkg/testinfra"
 )
@@ -25,13 +23,11 @@ const password = "p@ss:w/rd?#%x"
 // migrations and to the pool. A wrong password is refused, without being
 // quoted in the error.
 func TestIntegrationPasswordApart(t *testing.T) {
-	base := testinfra.PasswordDatabaseURL(t)
-	role := createRole(t, testinfra.DatabaseURL(t), password)
-	roleURL, err := url.Parse(base)
+	roleURL, err := url.Parse(testinfra.PasswordRole(t, password))
 	if err != nil {
-		t.Fatalf("cannot parse %s: %v", base, err)
+		t.Fatal(err)
 	}
-	roleURL.User = url.User(role)
+	role := roleURL.User.Username()
 	q := roleURL.Query()
 	keyValue := fmt.Sprintf("host=%s port=%s user=%s dbname=password_auth sslmode=%s",
 		roleURL.Hostname(), roleURL.Port(), role, q.Get("sslmode"))
@@ -90,18 +86,6 @@ func TestIntegrationPasswordApart(t *testing.T) {
 			}
 		})
 	}
-}
-
-// createRole creates a role with a unique name that may log in with
-// password, and drops it when the test ends.
-func createRole(t *testing.T, adminURL, password string) string {
-	t.Helper()
-	role := testinfra.UniqueName("password_test_")
-	ident := pgx.Identifier{role}.Sanitize()
-	// CREATE ROLE takes no parameters: the password is a quoted literal.
-	testinfra.Exec(t, adminURL, "CREATE ROLE "+ident+" LOGIN PASSWORD '"+strings.ReplaceAll(password, "'", "''")+"'")
-	t.Cleanup(func() { testinfra.Exec(t, adminURL, "DROP ROLE IF EXISTS "+ident) })
-	return role
 }
 
 // currentUser connects with conn and says as whom it is logged in.

@@ -90,6 +90,42 @@ func PasswordDatabaseURL(t testing.TB) string {
 	return u
 }
 
+// PasswordRole creates a role that logs in to the database password_auth
+// with password (checked there: see PasswordDatabaseURL), with a schema of
+// its own named after it, first on its search_path, so that a service's
+// migrations can create their tables as it. It returns the role's URL
+// without the password, and drops the schema and the role when the test
+// ends.
+func PasswordRole(t testing.TB, password string) string {
+	t.Helper()
+	base := PasswordDatabaseURL(t)
+	// Roles and grants on databases are cluster-wide: DATABASE_URL's role
+	// (which owns password_auth, where it has no password) makes them from
+	// its own database.
+	admin := DatabaseURL(t)
+	role := UniqueName("password_test_")
+	ident := pgx.Identifier{role}.Sanitize()
+	// CREATE ROLE takes no parameters: the password is a quoted literal.
+	Exec(t, admin, "CREATE ROLE "+ident+" LOGIN PASSWORD '"+strings.ReplaceAll(password, "'", "''")+"'")
+	Exec(t, admin, "GRANT CREATE ON DATABASE password_auth TO "+ident)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("cannot parse %s: %v", base, err)
+	}
+	u.User = url.User(role)
+	roleURL := u.String()
+	u.User = url.UserPassword(role, password)
+	asRole := u.String()
+	Exec(t, asRole, "CREATE SCHEMA AUTHORIZATION CURRENT_USER")
+	t.Cleanup(func() {
+		// Only its owner may drop the schema; the role goes with its grant.
+		Exec(t, asRole, "DROP SCHEMA IF EXISTS "+ident+" CASCADE")
+		Exec(t, admin, "REVOKE ALL ON DATABASE password_auth FROM "+ident)
+		Exec(t, admin, "DROP ROLE IF EXISTS "+ident)
+	})
+	return roleURL
+}
+
 // KafkaSASL is the local broker's SASL_SSL listener, as hack/devenv.sh
 // sets it up: SCRAM-SHA-512 users named after the services, with ACLs.
 type KafkaSASL struct {

@@ -58,6 +58,34 @@ func TestIntegrationOriginalREADMEFlow(t *testing.T) {
 	}
 }
 
+// TestIntegrationPasswordWithURLCharacters runs the service as a database
+// role whose password has every character that breaks a URL unescaped
+// (@ : / ? # %), given apart in DATABASE_PASSWORD as the chart gives it from
+// its Secret: the service migrates its schema as that role, becomes ready,
+// and creates and reads an order.
+func TestIntegrationPasswordWithURLCharacters(t *testing.T) {
+	const password = "p@ss:w/rd?#%x"
+	testinfra.Unsetenv(t, "PGPASSWORD", "PGPASSFILE") // they would stand in for a missing password
+	base := testinfra.StartService(t, run, map[string]string{
+		"DATABASE_URL":      testinfra.PasswordRole(t, password),
+		"DATABASE_PASSWORD": password,
+		"KAFKA_BROKERS":     testinfra.KafkaBrokers(t),
+		"KAFKA_TOPIC":       testinfra.UniqueName("order-events-password"),
+		"LOG_FORMAT":        "text",
+	}, nil)
+
+	var created map[string]any
+	status := call(t, http.MethodPost, base+"/orders/createOrder", `{"customerName":"Alice","item":"Lamp","quantity":2}`, &created)
+	if status != http.StatusCreated {
+		t.Fatalf("create: got %d %v, want 201", status, created)
+	}
+	var fetched map[string]any
+	status = call(t, http.MethodGet, fmt.Sprintf("%s/orders/fetchOrder/%v", base, created["id"]), "", &fetched)
+	if status != http.StatusOK || fetched["item"] != "Lamp" || fetched["status"] != "PENDING" {
+		t.Fatalf("fetch: got %d %v, want 200 with the PENDING Lamp order", status, fetched)
+	}
+}
+
 func TestRunRejectsBadConfigAndCommands(t *testing.T) {
 	tests := []struct {
 		name string
