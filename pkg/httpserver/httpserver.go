@@ -129,6 +129,12 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// The original system's operational endpoints (Spring Boot Actuator).
+const (
+	ActuatorHealthPath     = "/actuator/health"
+	ActuatorPrometheusPath = "/actuator/prometheus"
+)
+
 // readinessTimeout bounds each readiness check. It stays below the
 // kubelet's default probe timeout so that /readyz answers 503 naming the
 // slow dependency instead of the probe timing out without a reason.
@@ -212,7 +218,12 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		httpapi.Encode(c, http.StatusOK, gin.H{"status": "ok"})
 	})
 	engine.GET("/readyz", s.readyz)
-	engine.GET("/metrics", gin.WrapH(metricsHandler(reg)))
+	metrics := gin.WrapH(metricsHandler(reg))
+	engine.GET("/metrics", metrics)
+	// The original Spring Boot system's paths for the same two answers, so
+	// that its prometheus.yml and health checks work unchanged.
+	engine.GET(ActuatorHealthPath, s.actuatorHealth)
+	engine.GET(ActuatorPrometheusPath, metrics)
 	return s, nil
 }
 

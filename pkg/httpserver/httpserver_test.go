@@ -541,3 +541,55 @@ func TestRunFailsOnBusyPort(t *testing.T) {
 		t.Errorf("got %v, want a cannot listen error", err)
 	}
 }
+
+func TestActuatorHealth(t *testing.T) {
+	failing := func(context.Context) error { return errors.New("connection refused") }
+	passing := func(context.Context) error { return nil }
+	tests := []struct {
+		name       string
+		checks     map[string]func(context.Context) error
+		wantStatus int
+		wantBody   string
+	}{
+		{name: "no checks", wantStatus: http.StatusOK, wantBody: `{"status":"UP"}`},
+		{name: "every check passes", checks: map[string]func(context.Context) error{"postgres": passing}, wantStatus: http.StatusOK, wantBody: `{"status":"UP"}`},
+		{name: "a check fails", checks: map[string]func(context.Context) error{"postgres": passing, "kafka": failing}, wantStatus: http.StatusServiceUnavailable, wantBody: `{"status":"DOWN"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestServer(t)
+			for name, check := range tt.checks {
+				s.AddReadinessCheck(name, check)
+			}
+			rec := do(t, s.Handler(), http.MethodGet, ActuatorHealthPath, nil)
+			if rec.Code != tt.wantStatus || rec.Body.String() != tt.wantBody {
+				t.Errorf("got %d %s, want %d %s", rec.Code, rec.Body, tt.wantStatus, tt.wantBody)
+			}
+			if got, want := rec.Header().Get("Content-Type"), "application/vnd.spring-boot.actuator.v3+json"; got != want {
+				t.Errorf("got Content-Type %q, want %q", got, want)
+			}
+			// /readyz and /actuator/health are one verdict.
+			if ready := do(t, s.Handler(), http.MethodGet, "/readyz", nil); ready.Code != rec.Code {
+				t.Errorf("got /readyz %d and %s %d, want the same", ready.Code, ActuatorHealthPath, rec.Code)
+			}
+		})
+	}
+}
+
+// The original system's prometheus.yml scrapes /actuator/prometheus: it must
+// be the same registry as /metrics, not a second one.
+func TestActuatorPrometheusServesTheMetrics(t *testing.T) {
+	s, _ := newTestServer(t)
+	do(t, s.Handler(), http.MethodGet, "/orders/fetchOrder/1", nil)
+	rec := do(t, s.Handler(), http.MethodGet, ActuatorPrometheusPath, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("got status %d, want 200", rec.Code)
+	}
+	want := `http_server_requests_seconds_count{method="GET",status="200",uri="/orders/fetchOrder/{id}"} 1`
+	if !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("got %s without %q", ActuatorPrometheusPath, want)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") && !strings.Contains(ct, "openmetrics") {
+		t.Errorf("got Content-Type %q, want Prometheus' text format", ct)
+	}
+}

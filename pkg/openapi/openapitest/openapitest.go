@@ -28,6 +28,7 @@ import (
 
 	"github.com/order-tracking/platform/pkg/auth"
 	"github.com/order-tracking/platform/pkg/guard"
+	"github.com/order-tracking/platform/pkg/httpserver"
 	"github.com/order-tracking/platform/pkg/openapi"
 )
 
@@ -159,7 +160,7 @@ func (d *Document) CheckRoutes(t testing.TB, routes gin.RoutesInfo) {
 
 // builtIn are the endpoints every service has: pkg/httpserver's, and its
 // document.
-var builtIn = []string{"/healthz", "/readyz", "/metrics", openapi.Path}
+var builtIn = []string{"/healthz", "/readyz", "/metrics", httpserver.ActuatorHealthPath, httpserver.ActuatorPrometheusPath, openapi.Path}
 
 // CheckService fails t unless engine, the engine a service runs on
 // (httpserver.New's, with the service's routes registered), serves the
