@@ -48,15 +48,14 @@ func (p *Problem) Core() *Problem { return p }
 
 // Body is a described error as a Mapper returns it: a *Problem, or a
 // pointer to a service's struct that embeds Problem to add extension
-// members. ProblemJSON writes all of it; SpringBoot writes only what its
-// shape has room for.
+// members. ProblemJSON writes all of it; PlainText writes only its detail.
 type Body interface {
 	// Core returns the embedded Problem, which the writer completes.
 	Core() *Problem
 }
 
 // FieldError is one problem with one input field: an element of a
-// problem's "errors" and of a Spring Boot error's "fields".
+// problem's "errors".
 type FieldError struct {
 	// Field names the field as the client sent it: a JSON member, a query
 	// parameter, a header.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,7 +12,7 @@ import (
 )
 
 // Renderer writes a described error, complete with status and instance, as
-// the response body in one shape. ProblemJSON and SpringBoot are the two
+// the response body in one shape. ProblemJSON and PlainText are the two
 // the services speak; a Responder names one per route group.
 type Renderer func(c *gin.Context, b Body)
 
@@ -22,32 +23,27 @@ func ProblemJSON(c *gin.Context, b Body) {
 	Encode(c, b.Core().Status, b)
 }
 
-// springBootError is the error body of the original Spring Boot services,
-// which their clients parse: field order and names are theirs.
-type springBootError struct {
-	Timestamp time.Time    `json:"timestamp"`
-	Status    int          `json:"status"`
-	Error     string       `json:"error"`
-	Message   string       `json:"message"`
-	Path      string       `json:"path"`
-	Fields    []FieldError `json:"fields,omitempty"`
+// PlainText renders b as the original Spring Boot system answered its
+// errors, which its clients read as they are: the message alone as
+// text/plain;charset=UTF-8 (what Spring MVC sends for a String body), and
+// "Internal Server Error" for a 500, whose cause the client is not told.
+// Field errors and extension members have no place in it.
+func PlainText(c *gin.Context, b Body) {
+	p := b.Core()
+	msg := p.Detail
+	if p.Status == http.StatusInternalServerError {
+		msg = http.StatusText(p.Status)
+	}
+	c.Data(p.Status, PlainTextType, []byte(msg))
 }
 
-// SpringBoot renders b as the original system's error body,
-// {timestamp,status,error,message,path} plus "fields" when some are
-// invalid, as application/json. Extension members have no place in it and
-// are left out.
-func SpringBoot(c *gin.Context, b Body) {
-	p := b.Core()
-	Encode(c, p.Status, springBootError{
-		Timestamp: time.Now().UTC(),
-		Status:    p.Status,
-		Error:     http.StatusText(p.Status),
-		Message:   p.Detail,
-		Path:      p.Instance,
-		Fields:    p.Errors,
-	})
-}
+// OriginalNotFound is the original system's 404 body, as a Responder's
+// NotFound format: orders-service and tracking-service both answered it.
+const OriginalNotFound = "The order with id: %d doesn't exist"
+
+// PlainTextType is the content type of PlainText's bodies, spelled as
+// Spring MVC spells it.
+const PlainTextType = "text/plain;charset=UTF-8"
 
 // Responder answers the errors of one route group: one table (Describe with
 // Map), one log policy, one body shape. Build one per group in the
@@ -56,7 +52,7 @@ type Responder struct {
 	// Log receives every error answered with a 5xx, whose text the client
 	// is not shown. Required.
 	Log *slog.Logger
-	// Render is the body shape: ProblemJSON or SpringBoot. Required.
+	// Render is the body shape: ProblemJSON or PlainText. Required.
 	Render Renderer
 	// Map lists the service's own errors; nil means it has none.
 	Map Mapper
@@ -65,6 +61,10 @@ type Responder struct {
 	// "<Resource> <id> not found". Domain not-found errors carry no id;
 	// the path does, and the original APIs named it.
 	Resource, IDParam string
+	// NotFound, when set, is that detail instead, a format with one %d
+	// for the id: the original API's 404 said "The order with id: 7
+	// doesn't exist".
+	NotFound string
 	// RetryAfter, when positive, is sent as Retry-After (in whole seconds)
 	// with every 503, for services whose dependencies usually come back
 	// within that time.
@@ -121,7 +121,11 @@ func (r Responder) Error(c *gin.Context, err error) {
 		if id, perr := strconv.ParseInt(c.Param(r.IDParam), 10, 64); perr == nil {
 			// Formatted from the number, not copied from the path, so
 			// that "+7" and "007" both read "7".
-			p.Detail = r.Resource + " " + strconv.FormatInt(id, 10) + " not found"
+			if r.NotFound != "" {
+				p.Detail = fmt.Sprintf(r.NotFound, id)
+			} else {
+				p.Detail = r.Resource + " " + strconv.FormatInt(id, 10) + " not found"
+			}
 		}
 	}
 	if p.Status >= http.StatusInternalServerError {

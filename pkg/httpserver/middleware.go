@@ -92,7 +92,7 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 
 // quietPaths are polled by Kubernetes and Prometheus every few seconds;
 // their access log lines go to debug so they do not drown the rest.
-var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+var quietPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, ActuatorHealthPath: true, ActuatorPrometheusPath: true}
 
 // observe records each request in the duration histogram and writes one
 // access log line for it, after the rest of the chain has run.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/order-tracking/platform/pkg/config"
 	"github.com/order-tracking/platform/pkg/events"
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/pkg/kafka"
 	"github.com/order-tracking/platform/pkg/testinfra"
 )
@@ -70,9 +71,8 @@ func TestIntegrationEventsReachTrackingAPI(t *testing.T) {
 		history[0]["status"] != "PENDING" || history[1]["status"] != "SHIPPED" {
 		t.Errorf("GET /track/11/history: got %d %v, want PENDING then SHIPPED", status, history)
 	}
-	var missing map[string]any
-	if status := getJSON(t, base+"/track/12", &missing); status != http.StatusNotFound {
-		t.Errorf("GET /track/12: got %d %v, want 404", status, missing)
+	if status, body := getText(t, base+"/track/12"); status != http.StatusNotFound || body != "The order with id: 12 doesn't exist" {
+		t.Errorf("GET /track/12: got %d %q, want the original's 404", status, body)
 	}
 }
 
@@ -98,10 +98,10 @@ func TestIntegrationRedisOutage(t *testing.T) {
 		status := getJSON(t, base+"/readyz", &body)
 		return status == http.StatusServiceUnavailable, fmt.Sprintf("readyz answered %d %v", status, body)
 	})
-	var body map[string]any
-	if status := getJSON(t, base+"/track/21", &body); status != http.StatusServiceUnavailable {
-		t.Errorf("GET /track/21 with Redis down: got %d %v, want 503 with a JSON body", status, body)
+	if status, text := getText(t, base+"/track/21"); status != http.StatusServiceUnavailable || text == "" {
+		t.Errorf("GET /track/21 with Redis down: got %d %q, want 503 saying why", status, text)
 	}
+	var body map[string]any
 	shipped := created
 	shipped.ID, shipped.Type, shipped.Version, shipped.Order.Status, shipped.PreviousStatus = uuid.NewString(), events.TypeOrderUpdated, 2, "SHIPPED", "PENDING"
 	publish(t, producer, topic, shipped)
@@ -268,18 +268,39 @@ func waitTracked(t *testing.T, base string, id, version int64) {
 	})
 }
 
-func getJSON(t *testing.T, url string, out any) int {
+// fetch GETs url and returns the answer, its body read.
+func fetch(t *testing.T, url string) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading the body: %v", url, err)
+	}
+	return resp, data
+}
+
+func getJSON(t *testing.T, url string, out any) int {
+	t.Helper()
+	resp, data := fetch(t, url)
 	if err := json.Unmarshal(data, out); err != nil {
 		t.Fatalf("GET %s: body %q is not JSON: %v", url, data, err)
 	}
 	return resp.StatusCode
+}
+
+// getText GETs url and returns the status and the body, which must be the
+// original API's plain text.
+func getText(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, data := fetch(t, url)
+	if ct := resp.Header.Get("Content-Type"); ct != httpapi.PlainTextType {
+		t.Errorf("GET %s: got Content-Type %q, want %s", url, ct, httpapi.PlainTextType)
+	}
+	return resp.StatusCode, string(data)
 }
 
 // eventStream reads the data of a stream's state events on a goroutine

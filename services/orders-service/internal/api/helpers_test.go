@@ -180,15 +180,27 @@ func runCases(t *testing.T, svc *orders.Service, cases []apiCase) {
 	}
 }
 
-// checkError checks the shape every error body shares, in either format.
+// checkError checks the shape every error body shares, in either format:
+// the original API's plain text (the message alone, naming each invalid
+// field) or problem+json.
 func checkError(t *testing.T, rec *httptest.ResponseRecorder, path string, wantFields []string, wantDetail string) {
 	t.Helper()
-	m := jsonObject(t, rec)
-	problem := strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json")
-	detailKey, fieldsKey, pathKey := "message", "fields", "path"
-	if problem {
-		detailKey, fieldsKey, pathKey = "detail", "errors", "instance"
+	if ct := rec.Header().Get("Content-Type"); ct == httpapi.PlainTextType {
+		text := rec.Body.String()
+		if text == "" || !strings.Contains(text, wantDetail) {
+			t.Errorf("got body %q, want a message containing %q", text, wantDetail)
+		}
+		for _, want := range wantFields {
+			if !strings.Contains(text, want) {
+				t.Errorf("got body %q, want it to name the field %q", text, want)
+			}
+		}
+		return
+	} else if !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("got Content-Type %q, want %s or application/problem+json", ct, httpapi.PlainTextType)
 	}
+	m := jsonObject(t, rec)
+	detailKey, fieldsKey, pathKey := "detail", "errors", "instance"
 	if got := fmt.Sprint(m["status"]); got != strconv.Itoa(rec.Code) {
 		t.Errorf("got body status %s, want %d", got, rec.Code)
 	}

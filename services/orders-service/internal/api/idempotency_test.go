@@ -164,7 +164,15 @@ func TestIntegrationInternalErrorIsGeneric(t *testing.T) {
 			if rec.Code != http.StatusInternalServerError {
 				t.Fatalf("got status %d, want 500; body %s", rec.Code, rec.Body)
 			}
-			checkError(t, rec, tc.path, nil, "internal server error")
+			// The original API answered its 500s with these words alone.
+			want := "internal server error"
+			if strings.HasPrefix(tc.path, "/orders") {
+				want = "Internal Server Error"
+				if rec.Body.String() != want {
+					t.Errorf("got body %q, want %q", rec.Body, want)
+				}
+			}
+			checkError(t, rec, tc.path, nil, want)
 			if body := strings.ToLower(rec.Body.String()); strings.Contains(body, "pool") || strings.Contains(body, "cannot") {
 				t.Errorf("got body %s, want no internal error text", rec.Body)
 			}

@@ -25,10 +25,12 @@ import (
 // caller (see caller), where the rules of who may do what live.
 func Register(r gin.IRouter, log *slog.Logger, svc *orders.Service, g guard.Guards) {
 	// The original Spring Boot API, unchanged: paths, status codes (201 on a
-	// status update included) and error bodies are what its clients expect.
+	// status update included) and error bodies (plain text, its 404 a
+	// sentence of its own) are what its clients expect.
 	// POST /orders and /orders/ are both listed so that neither depends on the
 	// engine's trailing-slash redirect, which would turn a POST into a GET.
-	legacy := responder(log, httpapi.SpringBoot)
+	legacy := responder(log, httpapi.PlainText)
+	legacy.NotFound = httpapi.OriginalNotFound
 	lg := r.Group("", g.For(legacy)...)
 	lg.POST("/orders/createOrder", legacy.Handle(handleLegacyCreate(svc)))
 	lg.POST("/orders/", legacy.Handle(handleLegacyCreate(svc)))

@@ -10,19 +10,19 @@ import (
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
 
-// responder answers every route's errors in the Spring Boot body the
-// original system's clients parse; the newer endpoints use it too, so a
-// client meets one error shape.
-func responder(log *slog.Logger) httpapi.Responder {
+// responder answers a route group's errors in render's shape: the original
+// system's plain text on its GET /track/{id}, problem+json on the routes it
+// never had.
+func responder(log *slog.Logger, render httpapi.Renderer) httpapi.Responder {
 	return httpapi.Responder{
-		Log: log, Render: httpapi.SpringBoot, Map: mapError,
+		Log: log, Render: render, Map: mapError,
 		Resource: "order", IDParam: "id", RetryAfter: httpapi.DefaultRetryAfter,
 	}
 }
 
 // mapError is tracking-service's part of the error table (httpapi.Describe
-// holds the shared part). Only the status and detail show in the Spring
-// Boot body.
+// holds the shared part). Only the status and detail show in the plain
+// text body.
 func mapError(err error) httpapi.Body {
 	switch {
 	case errors.Is(err, tracking.ErrNotFound):

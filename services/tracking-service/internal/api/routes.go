@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/order-tracking/platform/pkg/guard"
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/pkg/openapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
@@ -45,14 +46,18 @@ func Register(r gin.IRouter, log *slog.Logger, svc *tracking.Service, changes *h
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
 	}
-	errs := responder(log)
-	g := r.Group("", opts.Guards.For(errs)...)
+	// The original's GET /track/{id} answers its errors in plain text, with
+	// its 404 sentence; the routes it never had speak problem+json.
+	original := responder(log, httpapi.PlainText)
+	original.NotFound = httpapi.OriginalNotFound
+	errs := responder(log, httpapi.ProblemJSON)
 
 	// {id} is an order id or a tracking code (see resolve). By id: the
 	// original Spring Boot endpoint, same path and fields, for callers
 	// allowed to read any order. By code: the public tracking page's data,
 	// for anyone holding the code, without the customer's name.
-	g.GET("/track/:id", errs.Handle(handleRead(svc, svc.Get, target.view)))
+	r.Group("", opts.Guards.For(original)...).GET("/track/:id", original.Handle(handleRead(svc, svc.Get, target.view)))
+	g := r.Group("", opts.Guards.For(errs)...)
 	g.GET("/track/:id/history", errs.Handle(handleRead(svc, svc.History,
 		func(_ target, h []tracking.StatusChange) any { return history(h) })))
 	g.GET("/track/:id/events", errs.Handle(handleEvents(svc, changes, opts.Heartbeat,

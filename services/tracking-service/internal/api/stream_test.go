@@ -142,8 +142,8 @@ func TestIntegrationStreamErrorsBeforeStreaming(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
-			t.Errorf("%s: got %s %q, want %d with a JSON body", tt.target, resp.Status, resp.Header.Get("Content-Type"), tt.status)
+		if resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: got %s %q, want %d with a problem+json body", tt.target, resp.Status, resp.Header.Get("Content-Type"), tt.status)
 		}
 	}
 	if n := srv.hub.Len(); n != 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/redis/redistest"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
@@ -32,13 +33,28 @@ func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder
 
 // checkJSON fails unless rec has status want and a JSON body, which it
 // returns decoded.
-func checkJSON(t *testing.T, rec *httptest.ResponseRecorder, want int) any {
+// checkAnswer checks rec, the answer to GET target, has status want and
+// the body its route answers with it: JSON for a 200; for an error, the
+// original system's plain text on GET /track/{id} (returned as a string),
+// problem+json on the routes it never had. It returns the decoded body.
+func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, target string, want int) any {
 	t.Helper()
 	if rec.Code != want {
 		t.Fatalf("got status %d, want %d; body %s", rec.Code, want, rec.Body)
 	}
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("got Content-Type %q, want application/json", ct)
+	original := !strings.HasSuffix(target, "/history") && !strings.HasSuffix(target, "/events")
+	wantType := "application/json"
+	switch {
+	case want >= 400 && original:
+		if ct := rec.Header().Get("Content-Type"); ct != httpapi.PlainTextType {
+			t.Fatalf("got Content-Type %q, want %s", ct, httpapi.PlainTextType)
+		}
+		return rec.Body.String()
+	case want >= 400:
+		wantType = "application/problem+json"
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, wantType) {
+		t.Fatalf("got Content-Type %q, want %s", ct, wantType)
 	}
 	var body any
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
@@ -56,13 +72,14 @@ func TestIntegrationTrack(t *testing.T) {
 		name   string
 		target string
 		status int
-		body   string // exact JSON for 200, the message for errors
+		body   string // exact JSON for 200, the plain text body for errors
 	}{
 		{"stored order", "/track/11", 200, `{"orderId":11,"customerName":"Alice","item":"Laptop","quantity":1,"status":"SHIPPED",` +
 			`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T12:02:00Z","version":2}`},
 		{"expired order filled from orders-service", "/track/77", 200, `{"orderId":77,"customerName":"Alice","item":"Laptop","quantity":1,"status":"DELIVERED",` +
 			`"createdAt":"2025-03-01T12:00:00Z","updatedAt":"2025-03-01T12:03:00Z","version":3}`},
-		{"unknown order", "/track/99", 404, "order 99 not found"},
+		{"unknown order", "/track/99", 404, "The order with id: 99 doesn't exist"},
+		{"unknown order, id as the original parsed it", "/track/0099", 404, "The order with id: 99 doesn't exist"},
 		{"orders-service failing", "/track/500", 503, "tracking is temporarily unavailable, retry later"},
 		{"id not a number", "/track/abc", 400, `id must be a positive integer, not "abc"`},
 		{"id zero", "/track/0", 400, `id must be a positive integer, not "0"`},
@@ -72,16 +89,15 @@ func TestIntegrationTrack(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := get(t, e, tt.target)
-			body := checkJSON(t, rec, tt.status)
+			body := checkAnswer(t, rec, tt.target, tt.status)
 			if tt.status == http.StatusOK {
 				if got := rec.Body.String(); got != tt.body {
 					t.Errorf("got body %s, want %s", got, tt.body)
 				}
 				return
 			}
-			m := body.(map[string]any)
-			if m["message"] != tt.body || m["status"] != float64(tt.status) || m["path"] != tt.target {
-				t.Errorf("got error body %v, want message %q, status %d, path %s", m, tt.body, tt.status, tt.target)
+			if body != tt.body {
+				t.Errorf("got error body %q, want %q", body, tt.body)
 			}
 		})
 	}
@@ -118,7 +134,7 @@ func TestIntegrationHistory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := get(t, e, tt.target)
-			checkJSON(t, rec, tt.status)
+			checkAnswer(t, rec, tt.target, tt.status)
 			if tt.want != "" && rec.Body.String() != tt.want {
 				t.Errorf("got %s, want %s", rec.Body, tt.want)
 			}
@@ -143,7 +159,7 @@ func TestIntegrationOrdersServiceDown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
 			rec := get(t, e, tt.target)
-			checkJSON(t, rec, tt.status)
+			checkAnswer(t, rec, tt.target, tt.status)
 			if tt.status == 503 && rec.Header().Get("Retry-After") == "" {
 				t.Error("got no Retry-After on a 503, want one")
 			}
@@ -155,7 +171,7 @@ func TestRedisDown(t *testing.T) {
 	e := newEngine(t, newService(t, redistest.Down(t), fakeOrdersService(t, order(11, 1, "PENDING"))))
 	for _, target := range []string{"/track/11", "/track/11/history", "/track/11/events"} {
 		t.Run(target, func(t *testing.T) {
-			checkJSON(t, get(t, e, target), http.StatusServiceUnavailable)
+			checkAnswer(t, get(t, e, target), target, http.StatusServiceUnavailable)
 		})
 	}
 }
@@ -183,7 +199,7 @@ func TestIntegrationTrackByCode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := get(t, e, tt.target)
-			checkJSON(t, rec, tt.status)
+			checkAnswer(t, rec, tt.target, tt.status)
 			if strings.Contains(rec.Body.String(), "Alice") || strings.Contains(rec.Body.String(), "alice") {
 				t.Errorf("got body %s, want no customer name in it", rec.Body)
 			}
