@@ -232,3 +232,11 @@ func Served(t testing.TB, h http.Handler, wantSecurity bool) {
 		t.Errorf("GET /openapi.json: got security requirements: %v, want %v", secured, wantSecurity)
 	}
 }
+
+// The kinds of text the services' pages answer with besides JSON and plain
+// text: validated as strings against their documented schemas.
+func init() {
+	for _, ct := range []string{"text/html", "text/css", "text/javascript"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
+}

@@ -226,6 +226,7 @@ func defaultHTTPConfig() httpserver.Config {
 type sseEvent struct {
 	id, name, data string
 	comment        string
+	retry          string
 }
 
 // sseStream is an open event stream as a client reads it.
@@ -245,7 +246,14 @@ func (s *sseStream) close() {
 // the stream; the test's cleanup closes the stream and waits for it.
 func openStream(t *testing.T, url string) *sseStream {
 	t.Helper()
-	s, status := tryStream(t, url)
+	return openStreamAfter(t, url, "")
+}
+
+// openStreamAfter opens url as an EventSource reconnecting after the event
+// lastEventID does (none when empty).
+func openStreamAfter(t *testing.T, url, lastEventID string) *sseStream {
+	t.Helper()
+	s, status := tryStream(t, url, lastEventID)
 	if s == nil {
 		t.Fatalf("GET %s: got status %d, want a stream", url, status)
 	}
@@ -258,7 +266,7 @@ func waitForStream(t *testing.T, url string) *sseStream {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s, status := tryStream(t, url)
+		s, status := tryStream(t, url, "")
 		if s != nil {
 			return s
 		}
@@ -269,14 +277,17 @@ func waitForStream(t *testing.T, url string) *sseStream {
 	}
 }
 
-// tryStream opens url: a stream when it answers 200, else nil and the
-// status.
-func tryStream(t *testing.T, url string) (*sseStream, int) {
+// tryStream opens url, sending lastEventID as Last-Event-ID unless empty:
+// a stream when it answers 200, else nil and the status.
+func tryStream(t *testing.T, url, lastEventID string) (*sseStream, int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -328,12 +339,14 @@ func readEvents(ctx context.Context, r io.Reader, out chan<- sseEvent) {
 				e.name = v
 			case "data":
 				e.data = v
+			case "retry":
+				e.retry = v
 			}
 		}
 	}
 }
 
-// next returns the next event that is not a comment, failing the test if
+// next returns the next event that is not a comment or a retry, failing the test if
 // none comes within timeout or the stream ends, or if the OpenAPI document
 // does not allow it.
 func (s *sseStream) next(t *testing.T, timeout time.Duration) sseEvent {
@@ -345,7 +358,7 @@ func (s *sseStream) next(t *testing.T, timeout time.Duration) sseEvent {
 			if !ok {
 				t.Fatal("stream ended, want an event")
 			}
-			if e.comment == "" {
+			if e.comment == "" && e.retry == "" {
 				checkEvent(t, e)
 				return e
 			}

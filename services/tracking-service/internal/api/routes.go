@@ -13,6 +13,7 @@ import (
 	"github.com/order-tracking/platform/pkg/httpapi"
 	"github.com/order-tracking/platform/pkg/openapi"
 	"github.com/order-tracking/platform/services/tracking-service/internal/hub"
+	"github.com/order-tracking/platform/services/tracking-service/internal/page"
 	"github.com/order-tracking/platform/services/tracking-service/internal/tracking"
 )
 
@@ -63,5 +64,6 @@ func Register(r gin.IRouter, log *slog.Logger, svc *tracking.Service, changes *h
 	g.GET("/track/:id/events", errs.Handle(handleEvents(svc, changes, opts.Heartbeat,
 		newStreamCaps(opts.MaxStreams, opts.MaxStreamsPerClient))))
 
+	page.Register(r, log, svc, opts.Guards.For(errs)...)
 	r.GET(openapi.Path, openapi.Handler(openAPIDocument, opts.Guards.AuthEnabled()))
 }

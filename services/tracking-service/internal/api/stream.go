@@ -76,9 +76,73 @@ func handleEvents(svc *tracking.Service, changes *hub.Hub, heartbeat time.Durati
 
 		// From here on the answer is under way: what ends the stream is
 		// nobody's error to report.
-		stream{w: c.Writer, rc: rc, view: t.view}.follow(ctx, o, sub, heartbeat)
+		st := stream{w: c.Writer, rc: rc, view: t.view}
+		if err := st.retry(reconnectDelay); err != nil {
+			return nil
+		}
+		if err := st.replay(ctx, svc, o, lastSeen(c)); err != nil {
+			return nil
+		}
+		st.follow(ctx, o, sub, heartbeat)
 		return nil
 	}
+}
+
+// reconnectDelay is how long a client's EventSource waits before it
+// reconnects a dropped stream: a restarted instance or a failover is back
+// within about that, and browsers' default (3s or more) would leave the
+// tracking page stale for longer than it needs.
+const reconnectDelay = time.Second
+
+// lastSeen is the version the client last saw: its EventSource's
+// Last-Event-ID on a reconnect, else the since query parameter (a page
+// rendered at a version opens its first stream from there). Zero means
+// none; anything that is not a positive integer counts as none, as the
+// stream then starts from the current state like any first connection.
+func lastSeen(c *gin.Context) int64 {
+	v := c.GetHeader("Last-Event-ID")
+	if v == "" {
+		v = c.Query("since")
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0
+	}
+	return n
+}
+
+// replay sends the states between seen and o, the current one, from the
+// order's timeline: the changes a client missed while it was away, so that
+// its timeline has no hole. Only status, time and version change along a
+// timeline; the rest is o's. A timeline that cannot be read is skipped:
+// the client still gets the current state next.
+func (s stream) replay(ctx context.Context, svc *tracking.Service, o tracking.Order, seen int64) error {
+	if seen == 0 || o.Version <= seen+1 {
+		return nil
+	}
+	h, err := svc.History(ctx, o.ID)
+	if err != nil {
+		return nil
+	}
+	for _, c := range h {
+		if c.Version <= seen || c.Version >= o.Version {
+			continue
+		}
+		missed := o
+		missed.Status, missed.UpdatedAt, missed.Version = c.Status, c.At, c.Version
+		if err := s.state(missed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retry tells the client how long to wait before reconnecting.
+func (s stream) retry(d time.Duration) error {
+	return s.send(func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "retry: %d\n\n", d.Milliseconds())
+		return err
+	})
 }
 
 // follow sends o, then every newer state from sub, with a heartbeat

@@ -201,3 +201,54 @@ func TestIntegrationStreamCaps(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationStreamResumesFromLastEventID: a client that reconnects
+// (its EventSource sends the last id it saw) or opens the stream from a
+// page rendered at some version (?since=) gets every change it missed, in
+// order, then the live ones; the stream tells it to reconnect after 1s.
+func TestIntegrationStreamResumesFromLastEventID(t *testing.T) {
+	srv := startServer(t, defaultHTTPConfig(), Options{})
+	apply(t, srv.env.Store, order(11, 1, "PENDING"), order(11, 2, "CONFIRMED"), order(11, 3, "SHIPPED"), order(11, 4, "OUT_FOR_DELIVERY"))
+	tests := []struct {
+		name, query, lastEventID string
+		want                     []int64
+	}{
+		{name: "first connection", want: []int64{4}},
+		{name: "reconnect after version 1", lastEventID: "1", want: []int64{2, 3, 4}},
+		{name: "reconnect when up to date", lastEventID: "4", want: []int64{4}},
+		{name: "page rendered at version 2", query: "?since=2", want: []int64{3, 4}},
+		{name: "Last-Event-ID wins over since", query: "?since=1", lastEventID: "3", want: []int64{4}},
+		{name: "nonsense is a first connection", query: "?since=x", lastEventID: "-5", want: []int64{4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStreamAfter(t, srv.base+"/track/11/events"+tc.query, tc.lastEventID)
+			select {
+			case e := <-s.events:
+				if e.retry != "1000" {
+					t.Errorf("got first event %+v, want retry: 1000", e)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no retry field within 5s")
+			}
+			var got []int64
+			for range tc.want {
+				got = append(got, s.nextState(t, 5*time.Second).Version)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got versions %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// Then live: the next change follows the replay.
+	s := openStreamAfter(t, srv.base+"/track/11/events", "2")
+	for _, want := range []int64{3, 4} {
+		if got := s.nextState(t, 5*time.Second); got.Version != want {
+			t.Fatalf("got version %d, want %d", got.Version, want)
+		}
+	}
+	apply(t, srv.env.Store, order(11, 5, "DELIVERED"))
+	if got := s.nextState(t, 5*time.Second); got.Version != 5 || got.Status != "DELIVERED" {
+		t.Errorf("got %+v, want the live change to version 5", got)
+	}
+}

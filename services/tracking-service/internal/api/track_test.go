@@ -214,3 +214,40 @@ func TestIntegrationTrackByCode(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegrationTrackingPage: the customer's page, through the service's
+// routes, over real Redis: the order by its code without the customer's
+// name, an HTML 404 for a code that names nothing, an HTML 503 while
+// Redis is away.
+func TestIntegrationTrackingPage(t *testing.T) {
+	env := redistest.New(t, 0)
+	apply(t, env.Store, order(11, 1, "PENDING"), order(11, 2, "SHIPPED"))
+	up := newEngine(t, newService(t, env.Store, fakeOrdersService(t)))
+	down := newEngine(t, newService(t, redistest.Down(t), fakeOrdersService(t)))
+	tests := []struct {
+		name   string
+		e      http.Handler
+		target string
+		status int
+		want   string
+	}{
+		{"an order by its code", up, "/t/" + codeOf(11), 200, `data-status="SHIPPED">Shipped</strong>`},
+		{"a code naming nothing", up, "/t/" + codeOf(99), 404, "We can&#39;t find this order"},
+		{"not a code", up, "/t/11", 404, "We can&#39;t find this order"},
+		{"Redis away", down, "/t/" + codeOf(11), 503, "Tracking is unavailable right now"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := get(t, tt.e, tt.target)
+			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Fatalf("got %d %s, want %d with %q", rec.Code, rec.Body, tt.status, tt.want)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("got Content-Type %q, want text/html", ct)
+			}
+			if strings.Contains(rec.Body.String(), "Alice") {
+				t.Error("got the customer's name on the page")
+			}
+		})
+	}
+}
