@@ -34,9 +34,10 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, chaos-smoke, fuzz, loadtest-smoke, verify, image-test, cluster-test
+test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, browser-test, chaos-smoke, fuzz, loadtest-smoke, verify, image-test, cluster-test
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory api-fuzz
+	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory chaos-smoke
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory loadtest-smoke
@@ -59,6 +60,10 @@ test-go: up ## Run every Go test of every module (go test -race) against the rea
 .PHONY: api-fuzz
 api-fuzz: ## Fuzz each service's API against the OpenAPI document it serves: schemathesis (pinned, from PyPI, in a cached virtualenv), every check, EXAMPLES=100 cases per operation
 	@hack/apifuzz.sh
+
+.PHONY: browser-test
+browser-test: ## The tracking page in Debian's Chromium (playwright-core): live update within 2s, JavaScript off, a restart caught up, axe-core accessibility; screenshots in .devenv/browser-test/
+	@hack/browser-test.sh
 
 .PHONY: fuzz
 fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)

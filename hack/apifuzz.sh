@@ -106,12 +106,7 @@ need_venv() {
 # need_python_venv installs Debian's python3-venv, without which python3
 # cannot make a virtualenv, as lt_need_wrk installs wrk.
 need_python_venv() {
-  if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
-    lt_die "python3 cannot make a virtualenv: sudo apt-get install -y python3-venv"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq python3-venv >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq python3-venv >/dev/null; } ||
-    lt_die "cannot install python3-venv"
+  lt_apt_install python3-venv
 }
 
 # check_config NAME URL fails unless every operation id that CONFIG's

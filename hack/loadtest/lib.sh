@@ -80,6 +80,17 @@ lt_cpu_busy() {
     printf "%.0f", (t > 0 ? 100 * (t - (y[2] - x[2])) / t : 0) }'
 }
 
+# lt_apt_install PACKAGE... installs Debian packages (as root, without their
+# recommends), refreshing the package lists once if the first try fails.
+lt_apt_install() {
+  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] || lt_die "missing $*: sudo apt-get install -y --no-install-recommends $*"
+  lt_log "installing $* from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } ||
+    lt_die "cannot install $*"
+}
+
 # lt_keep_newest DIR N removes all but the newest N run directories under
 # DIR (their names are times, so they sort by age).
 # A DIR that does not exist yet (a fresh clone) has nothing to remove.

@@ -236,7 +236,7 @@ func Served(t testing.TB, h http.Handler, wantSecurity bool) {
 // The kinds of text the services' pages answer with besides JSON and plain
 // text: validated as strings against their documented schemas.
 func init() {
-	for _, ct := range []string{"text/html", "text/css", "text/javascript"} {
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/svg+xml"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 }

@@ -117,7 +117,7 @@ type view struct {
 	Steps          []step
 	Cancelled      bool
 	Timeline       []tracking.StatusChange
-	CSS, JS        string
+	CSS, JS, Icon  string
 }
 
 // step is one status of the progress bar.
@@ -144,7 +144,7 @@ func handlePage(log *slog.Logger, svc Reader) gin.HandlerFunc {
 			v = view{Title: "Tracking is unavailable right now",
 				Message: "Your order is safe: we just cannot show it at the moment. Please try again in a minute."}
 		}
-		v.CSS, v.JS = names["page.css"], names["page.js"]
+		v.CSS, v.JS, v.Icon = names["page.css"], names["page.js"], names["favicon.svg"]
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, v); err != nil {
 			log.ErrorContext(c.Request.Context(), "cannot render the tracking page", "err", err)

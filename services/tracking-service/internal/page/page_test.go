@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -134,12 +135,12 @@ func TestTimelineNewestFirst(t *testing.T) {
 func TestAssets(t *testing.T) {
 	page := serve(t, order("Laptop", "SHIPPED"), "/t/"+code).Body.String()
 	refs := regexp.MustCompile(`(?:href|src)="assets/([^"]+)"`).FindAllStringSubmatch(page, -1)
-	if len(refs) != 2 {
-		t.Fatalf("got asset references %v, want the stylesheet and the script", refs)
+	if len(refs) != 3 {
+		t.Fatalf("got asset references %v, want the stylesheet, the icon and the script", refs)
 	}
 	for _, ref := range refs {
 		name := ref[1]
-		if !regexp.MustCompile(`^page\.[0-9a-f]{12}\.(css|js)$`).MatchString(name) {
+		if !regexp.MustCompile(`^(page|favicon)\.[0-9a-f]{12}\.(css|js|svg)$`).MatchString(name) {
 			t.Errorf("got asset name %q, want page.<hash>.<ext>", name)
 		}
 		rec := serve(t, order("Laptop", "SHIPPED"), "/t/assets/"+name)
@@ -149,7 +150,7 @@ func TestAssets(t *testing.T) {
 		if got := rec.Header().Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
 			t.Errorf("GET %s: got Cache-Control %q, want it cached for good", name, got)
 		}
-		wantType := map[bool]string{true: "text/css; charset=utf-8", false: "text/javascript; charset=utf-8"}[strings.HasSuffix(name, ".css")]
+		wantType := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}[path.Ext(name)]
 		if got := rec.Header().Get("Content-Type"); got != wantType {
 			t.Errorf("GET %s: got Content-Type %q, want %q", name, got, wantType)
 		}
