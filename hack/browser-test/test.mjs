@@ -7,7 +7,8 @@
 //   3. tracking-service restarts (the stream drops) while the order changes:
 //      the open page catches up by itself, without a hole or a duplicate;
 //   4. axe-core finds no serious or critical accessibility violation, and
-//      nothing overflows a phone-width screen.
+//      nothing overflows a phone-width screen;
+//   5. orders-service's Swagger UI (/api-docs) sends a request and shows 200.
 // Screenshots at desktop and phone widths go to RUN_DIR/screenshots.
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, createWriteStream } from "node:fs";
@@ -169,6 +170,28 @@ try {
   }
   if (cspErrors.length) fail(`console errors on the page: ${cspErrors.join("; ")}`);
   log("phone width and accessibility: checked");
+
+  // 5. Swagger UI on orders-service: it renders the API under its strict
+  //    CSP and sends a request ("Try it out", Execute) that answers 200.
+  const docs = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  const docErrors = [];
+  docs.on("console", (m) => { if (m.type() === "error") docErrors.push(m.text()); });
+  docs.on("pageerror", (e) => docErrors.push(e.message));
+  await docs.goto(`${ORDERS}/api-docs`);
+  const op = docs.locator("#operations-legacy-legacyFetchAllOrders");
+  await op.waitFor({ timeout: 15000 });
+  await op.locator(".opblock-summary-control").click();
+  await op.locator(".try-out__btn").click();
+  await op.locator(".btn.execute").click();
+  const status = op.locator(".live-responses-table .response .response-col_status");
+  await status.first().waitFor({ timeout: 10000 });
+  const got = (await status.first().textContent()).trim();
+  if (got !== "200") fail(`Swagger UI's request to fetchAllOrders answered ${got}, want 200`);
+  const sent = (await op.locator(".request-url pre").textContent()).trim();
+  if (sent !== `${ORDERS}/orders/fetchAllOrders`) fail(`Swagger UI sent its request to ${sent}, want ${ORDERS}/orders/fetchAllOrders`);
+  await docs.screenshot({ path: join(SHOTS, "api-docs.png") });
+  if (docErrors.length) fail(`console errors in Swagger UI: ${docErrors.join("; ")}`);
+  log("api-docs: a request sent from Swagger UI answered 200");
 } catch (e) {
   fail(e.message);
 } finally {

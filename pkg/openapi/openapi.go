@@ -9,12 +9,46 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/order-tracking/platform/pkg/openapi/swaggerui"
 )
 
-// Path is where every service serves its document.
-const Path = "/openapi.json"
+// Where every service serves its document and the API explorer.
+const (
+	// Path is the document.
+	Path = "/openapi.json"
+	// SpringdocPath is the document again, at the original system's
+	// (springdoc's) path.
+	SpringdocPath = "/v3/api-docs"
+	// UIPath is Swagger UI, where the original system had it.
+	UIPath = "/api-docs"
+	// UIAssetPath is Swagger UI's files, by version.
+	UIAssetPath = "/api-docs/assets/:version/:file"
+)
+
+// Register serves doc (see Handler) at Path and SpringdocPath, and Swagger
+// UI on it at UIPath. None of them is guarded: the document describes the
+// API, and the UI sends the token the user gives it (Authorize) with each
+// call it makes.
+func Register(r gin.IRouter, doc []byte, authEnabled bool) {
+	h := Handler(doc, authEnabled)
+	r.GET(Path, h)
+	r.GET(SpringdocPath, h)
+	// Relative to /api-docs, so that the UI works behind a path prefix.
+	page := swaggerui.Page(strings.TrimPrefix(Path, "/"), strings.TrimPrefix(UIPath, "/")+"/assets")
+	r.GET(UIPath, func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Content-Security-Policy", swaggerui.CSP)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		c.Data(http.StatusOK, "text/html; charset=utf-8", page)
+	})
+	r.GET(UIAssetPath, swaggerui.Asset)
+}
 
 // Handler serves doc, an OpenAPI 3 document in JSON, as it is when
 // authEnabled, and without any security requirement otherwise: a service

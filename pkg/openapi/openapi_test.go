@@ -4,11 +4,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/order-tracking/platform/pkg/openapi/swaggerui"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -114,6 +119,53 @@ func stripSecurity(d map[string]any) {
 			if o, ok := op.(map[string]any); ok {
 				delete(o, "security")
 			}
+		}
+	}
+}
+
+func TestRegister(t *testing.T) {
+	e := gin.New()
+	Register(e, []byte(doc), true)
+	get := func(target string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, target, nil))
+		return rec
+	}
+	if a, b := get(Path), get(SpringdocPath); a.Code != 200 || b.Code != 200 || a.Body.String() != b.Body.String() {
+		t.Errorf("got %s %d and %s %d, want the same document at both", Path, a.Code, SpringdocPath, b.Code)
+	}
+
+	ui := get(UIPath)
+	if ui.Code != 200 || ui.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET %s: got %d %q, want the HTML page", UIPath, ui.Code, ui.Header().Get("Content-Type"))
+	}
+	for k, want := range map[string]string{"Content-Security-Policy": swaggerui.CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"} {
+		if got := ui.Header().Get(k); got != want {
+			t.Errorf("GET %s: got %s %q, want %q", UIPath, k, got, want)
+		}
+	}
+	// Every asset the page names is served, cached for good, with its type.
+	refs := regexp.MustCompile(`(?:href|src)="([^"]+)"`).FindAllStringSubmatch(ui.Body.String(), -1)
+	if len(refs) != 4 || !strings.Contains(ui.Body.String(), `data-url="openapi.json"`) {
+		t.Fatalf("got page %s, want the stylesheet, icon, bundle and initializer, and the document relative to it", ui.Body)
+	}
+	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png"}
+	for _, ref := range refs {
+		if !strings.HasPrefix(ref[1], "api-docs/assets/"+swaggerui.Version+"/") {
+			t.Errorf("got asset %q, want it under api-docs/assets/<version>/, relative to the page", ref[1])
+		}
+		rec := get("/" + ref[1])
+		if rec.Code != 200 || rec.Body.Len() == 0 || rec.Header().Get("Content-Type") != types[path.Ext(ref[1])] {
+			t.Errorf("GET /%s: got %d, %d bytes, %q", ref[1], rec.Code, rec.Body.Len(), rec.Header().Get("Content-Type"))
+		}
+		if got := rec.Header().Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+			t.Errorf("GET /%s: got Cache-Control %q, want it cached for good", ref[1], got)
+		}
+	}
+	for _, bad := range []string{"/api-docs/assets/0.0.1/swagger-ui.css", "/api-docs/assets/" + swaggerui.Version + "/index.html",
+		"/api-docs/assets/" + swaggerui.Version + "/VERSION", "/api-docs/assets/" + swaggerui.Version + "/swagger-initializer.js"} {
+		if rec := get(bad); rec.Code != 404 || rec.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: got %d, Cache-Control %q, want a 404 not cached", bad, rec.Code, rec.Header().Get("Cache-Control"))
 		}
 	}
 }

@@ -160,7 +160,7 @@ func (d *Document) CheckRoutes(t testing.TB, routes gin.RoutesInfo) {
 
 // builtIn are the endpoints every service has: pkg/httpserver's, and its
 // document.
-var builtIn = []string{"/healthz", "/readyz", "/metrics", httpserver.ActuatorHealthPath, httpserver.ActuatorPrometheusPath, openapi.Path}
+var builtIn = []string{"/healthz", "/readyz", "/metrics", httpserver.ActuatorHealthPath, httpserver.ActuatorPrometheusPath, openapi.Path, openapi.SpringdocPath, openapi.UIPath}
 
 // CheckService fails t unless engine, the engine a service runs on
 // (httpserver.New's, with the service's routes registered), serves the
@@ -236,7 +236,7 @@ func Served(t testing.TB, h http.Handler, wantSecurity bool) {
 // The kinds of text the services' pages answer with besides JSON and plain
 // text: validated as strings against their documented schemas.
 func init() {
-	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/svg+xml"} {
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/svg+xml", "image/png"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 }

@@ -32,7 +32,7 @@ func Register(r gin.IRouter, log *slog.Logger, deliveries notify.DeliveryLog, g 
 
 	r.GET("/notifications", append(guarded, errs.Handle(handleList(deliveries)))...)
 
-	r.GET(openapi.Path, openapi.Handler(openAPIDocument, g.AuthEnabled()))
+	openapi.Register(r, openAPIDocument, g.AuthEnabled())
 }
 
 // mapError is notification-service's part of the error table.

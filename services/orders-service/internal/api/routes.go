@@ -48,5 +48,5 @@ func Register(r gin.IRouter, log *slog.Logger, svc *orders.Service, g guard.Guar
 	vg.GET("/api/v1/orders/:id/history", v1.Handle(handleHistory(svc)))
 	vg.PATCH("/api/v1/orders/:id/status", v1.Handle(handleUpdateStatus(svc)))
 
-	r.GET(openapi.Path, openapi.Handler(openAPIDocument, g.AuthEnabled()))
+	openapi.Register(r, openAPIDocument, g.AuthEnabled())
 }

@@ -65,5 +65,5 @@ func Register(r gin.IRouter, log *slog.Logger, svc *tracking.Service, changes *h
 		newStreamCaps(opts.MaxStreams, opts.MaxStreamsPerClient))))
 
 	page.Register(r, log, svc, opts.Guards.For(errs)...)
-	r.GET(openapi.Path, openapi.Handler(openAPIDocument, opts.Guards.AuthEnabled()))
+	openapi.Register(r, openAPIDocument, opts.Guards.AuthEnabled())
 }
