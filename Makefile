@@ -34,10 +34,11 @@ build: ## Build the service binaries into bin/ (the same script the images use)
 	@hack/build.sh $(SERVICES)
 
 .PHONY: test
-test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, browser-test, chaos-smoke, fuzz, loadtest-smoke, verify, image-test, cluster-test
+test: ## Run every check, one after another, stopping at the first failure: test-go, api-fuzz, browser-test, prometheus-test, chaos-smoke, fuzz, loadtest-smoke, verify, image-test, cluster-test
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory browser-test
+	@$(MAKE) --no-print-directory prometheus-test
 	@$(MAKE) --no-print-directory chaos-smoke
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory loadtest-smoke
@@ -64,6 +65,10 @@ api-fuzz: ## Fuzz each service's API against the OpenAPI document it serves: sch
 .PHONY: browser-test
 browser-test: ## The tracking page in Debian's Chromium (playwright-core): live update within 2s, JavaScript off, a restart caught up, axe-core accessibility; screenshots in .devenv/browser-test/
 	@hack/browser-test.sh
+
+.PHONY: prometheus-test
+prometheus-test: ## The original system's prometheus.yml (metrics_path /actuator/prometheus), targets rewritten to loopback, loaded by PROMETHEUS=1 make run's Prometheus: all three targets up (ports 8081-8083, 9090)
+	@hack/prometheus-test.sh
 
 .PHONY: fuzz
 fuzz: ## Run the fuzz tests briefly (FUZZTIME=10s)

@@ -14,6 +14,8 @@
 # hack/devenv.sh up) on 127.0.0.1:9090, scraping the services every 5s with
 # the chart's alert rules loaded (hack/monitoring/prometheus.yml), its data
 # under .devenv/prometheus; Ctrl-C stops it with the services.
+# PROMETHEUS_CONFIG names another configuration to load instead (make
+# prometheus-test loads the original system's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -43,7 +45,7 @@ if [ "${PROMETHEUS:-0}" = 1 ]; then
     exit 1
   fi
   mkdir -p .devenv/prometheus
-  prometheus --config.file=hack/monitoring/prometheus.yml --storage.tsdb.path=.devenv/prometheus \
+  prometheus --config.file="${PROMETHEUS_CONFIG:-hack/monitoring/prometheus.yml}" --storage.tsdb.path=.devenv/prometheus \
     --storage.tsdb.retention.time=2d --web.listen-address=127.0.0.1:9090 --log.level=warn \
     > >(sed -u "s/^/[prometheus] /") 2>&1 &
   pids+=($!)

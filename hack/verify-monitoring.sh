@@ -4,7 +4,8 @@
 #   - the alert rules (charts/order-tracking/files/alerts.yaml) pass
 #     promtool check rules, and their unit tests (hack/monitoring/
 #     alerts_test.yaml: each alert firing and not firing) pass
-#   - the local Prometheus config (hack/monitoring/prometheus.yml) is valid
+#   - the local Prometheus config (hack/monitoring/prometheus.yml) and the original
+#     system's (hack/monitoring/original-prometheus.yml) are valid
 #   - every dashboard query and alert expression parses as PromQL and selects
 #     only metrics the services expose (hack/monitoring/metrics.txt); every
 #     alert has summary, description and a runbook_url naming a section of
@@ -63,6 +64,7 @@ echo "== verify-monitoring: checks"
 step "promtool check rules ($rules)" promtool check rules "$rules"
 step "promtool test rules ($tests)" promtool test rules "$tests"
 step "promtool check config (hack/monitoring/prometheus.yml)" promtool check config hack/monitoring/prometheus.yml
+step "promtool check config (hack/monitoring/original-prometheus.yml, the original system's)" promtool check config hack/monitoring/original-prometheus.yml
 step "PromQL of dashboards and alerts parses, uses exposed metrics, links the runbook" \
 	"$bin/promqlcheck" -metrics hack/monitoring/metrics.txt -runbook docs/runbook.md "${dashboards[@]}" "$rules"
 # The check must catch a metric nobody exposes and a query that does not parse.
