@@ -347,9 +347,9 @@ ingress-nginx, so "/m" would reach /metrics there.
 */}}
 {{- define "order-tracking.exposesOperational" -}}
 {{- $p := lower (trimSuffix "/" .) -}}
-{{- range $op := list "/metrics" "/healthz" "/readyz" "/debug" -}}
+{{- range $op := list "/metrics" "/healthz" "/readyz" "/debug" "/actuator" -}}
 {{- if or (hasPrefix $p $op) (hasPrefix (printf "%s/" $op) $p) -}}
-{{- printf "would expose %s: route only the API and page paths (/orders, /api/v1/orders, /openapi.json, /track, /t, /notifications)" $op -}}
+{{- printf "would expose %s: route only the API and page paths (/orders, /api/v1/orders, /openapi.json, /v3/api-docs, /api-docs, /track, /t, /notifications)" $op -}}
 {{- break -}}
 {{- end -}}
 {{- end -}}
