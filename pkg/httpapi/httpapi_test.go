@@ -300,3 +300,31 @@ func TestRequireJSON(t *testing.T) {
 		})
 	}
 }
+
+// A handler that panics is answered in its group's shape.
+func TestHandlePanic(t *testing.T) {
+	tests := []struct {
+		name             string
+		render           Renderer
+		wantType, wantIn string
+	}{
+		{name: "plain text", render: PlainText, wantType: PlainTextType, wantIn: "Internal Server Error"},
+		{name: "problem+json", render: ProblemJSON, wantType: "application/problem+json", wantIn: `"status":500`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			resp := Responder{Log: slog.New(slog.NewTextHandler(&logs, nil)), Render: tc.render}
+			rec := serve(t, "/things/:id", "/things/1", resp.Handle(func(*gin.Context) error { panic("nil map: secret") }))
+			if rec.Code != 500 || rec.Header().Get("Content-Type") != tc.wantType || !strings.Contains(rec.Body.String(), tc.wantIn) {
+				t.Errorf("got %d %q %s, want 500 %s with %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body, tc.wantType, tc.wantIn)
+			}
+			if tc.wantType == PlainTextType && rec.Body.String() != "Internal Server Error" {
+				t.Errorf("got body %q, want exactly Internal Server Error", rec.Body)
+			}
+			if strings.Contains(rec.Body.String(), "secret") || !strings.Contains(logs.String(), "nil map: secret") {
+				t.Errorf("got body %s and log %s, want the panic logged and not shown", rec.Body, logs.String())
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -103,8 +104,28 @@ func (r Responder) Guard(h HandlerFunc) gin.HandlerFunc {
 type HandlerFunc func(c *gin.Context) error
 
 // Handle adapts h to gin: an error h returns is answered by Error.
+//
+// A panic in h is answered here too, as a 500 in the group's shape (the
+// original API's plain "Internal Server Error", or a problem), not in the
+// engine's generic body: a client of one API meets one error shape. The
+// engine's recovery still catches what panics outside handlers.
 func (r Responder) Handle(h HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(p) // the handler's way to drop the connection on purpose
+			}
+			r.Log.ErrorContext(c.Request.Context(), "panic while handling request",
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()), "method", c.Request.Method, "path", c.Request.URL.Path)
+			c.Abort()
+			if !c.Writer.Written() {
+				r.Error(c, fmt.Errorf("handler panicked: %v", p))
+			}
+		}()
 		if err := h(c); err != nil {
 			r.Error(c, err)
 		}
